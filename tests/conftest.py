@@ -1,0 +1,33 @@
+"""Shared fixtures: the staged benchmark data in ../shared/data and ONE real vLLM engine per test session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/fakes.py
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("EVALKIT_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"staged benchmark data not found at {SHARED_DATA}: set EVALKIT_TEST_DATA to ../shared/data")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_engine():
+    """The real in-process vLLM engine on the real demo model (SmolLM2-135M). Built once per session."""
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from evalkit.config import EngineSpec
+    from evalkit.engines.vllm import VLLMEngine
+
+    engine = VLLMEngine(EngineSpec(kind="vllm", model="smollm2-demo", max_model_len=2048))
+    yield engine
+    engine.close()
