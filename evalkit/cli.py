@@ -62,12 +62,23 @@ def sweep(
     limit: Optional[int] = typer.Option(None, help="Use only the first N problems of each benchmark."),
     share_thinking: bool = typer.Option(True, "--share-thinking/--no-share-thinking",
                                         help="One thinking pass cut at every budget (default), or each budget from scratch."),
+    strategy: str = typer.Option("elastic", "--strategy",
+                                 help="Budget strategies, comma-separated: elastic (thinking t + solution s), truncate "
+                                      "(t total), s1 (budget forcing), prompt / prompt-max (L1: 'Think for N tokens.')."),
+    min_thinking: str = typer.Option("0", "--min-thinking", help="s1: append 'Wait' instead of ending thinking before this many tokens."),
+    prompt_cap: float = typer.Option(2.0, "--prompt-cap", help="prompt strategies: cap the output at this multiple of N."),
     prompt: List[str] = typer.Option([], "--prompt", help="Prompt template with {problem}; 'bench=TEMPLATE' for one benchmark."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EVALKIT_DATA_DIR",
                                            help="Folder with local benchmark files (else the Hugging Face hub)."),
     name: Optional[str] = typer.Option(None, "--name", help="Run name; default <model>_<benchmarks>. Same name = resume."),
     out_root: str = typer.Option("results", "--out", help="Root folder for run directories."),
-    engine: str = typer.Option("vllm", "--engine", help="Engine: vllm (in-process)."),
+    engine: str = typer.Option("vllm", "--engine", help="Engine: vllm (in-process), openai (servers at --endpoint), hf (transformers)."),
+    endpoint: str = typer.Option("", "--endpoint", help="openai engine: server URL(s), comma-separated replicas share the load."),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="openai/hf engines: load the tokenizer from here (default: --model)."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="openai: requests in flight per endpoint (64); hf: batch size (16)."),
+    retries: int = typer.Option(5, "--retries", help="openai: retries per request on connection errors and 5xx (with backoff)."),
+    request_timeout: float = typer.Option(600.0, "--request-timeout", help="openai: seconds to wait for one completion."),
+    device: Optional[str] = typer.Option(None, "--device", help="hf engine: cpu, cuda, cuda:1 (default: cuda if available)."),
     max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="Context limit (default: the model's)."),
     gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", help="vLLM memory share."),
     tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM tensor parallel size."),
@@ -94,12 +105,16 @@ def sweep(
         engine=EngineSpec(
             kind=engine, model=model, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
-            data_parallel_size=data_parallel_size,
+            data_parallel_size=data_parallel_size, endpoints=_split(endpoint), tokenizer=tokenizer,
+            concurrency=concurrency, retries=retries, request_timeout=request_timeout, device=device,
         ),
         benchmarks=bench_names,
         budgets=parse_budget_list(budgets) if budgets.strip() else (),
         solution_budget=parse_budget(solution_budget),
         unconstrained=unconstrained,
+        strategy=strategy,
+        min_thinking=0 if min_thinking.strip() == "0" else parse_budget(min_thinking),
+        prompt_cap=prompt_cap,
         samples=samples,
         sampling=Sampling(temperature=temperature, top_p=top_p),
         seed=seed,
@@ -130,14 +145,22 @@ def _print_summary(run_dir: Path) -> None:
         return
     rows = read_summary(path)
     t = Table(title=f"{run_dir.name}: pass@1 with 95% bootstrap CI over problems")
-    for col in ("benchmark", "strategy", "budget", "problems", "samples", "pass@1", "95% CI", "think tok", "sol tok", "forced"):
+    for col in ("benchmark", "strategy", "budget", "problems", "samples", "pass@1", "95% CI", "think tok", "sol tok", "forced",
+                "p95 use", "over budget"):
         t.add_column(col, justify="right" if col not in ("benchmark", "strategy") else "left")
+    show_k = any(r.get("pass_at_k") for r in rows)  # pass@k (unbiased) next to pass@1 when problems have several samples
+    if show_k:
+        from evalkit.report_formats import pass_at_k_text
+
+        t.add_column("pass@k")
+    pct = lambda v: f"{100 * float(v):.0f}%" if v else "-"  # noqa: E731  (adherence: empty without a token budget)
     for r in rows:
         t.add_row(
             r["benchmark"], r["strategy"], r["budget"], r["problems"], r["samples"], f"{100 * float(r['pass1']):.1f}%",
             f"[{100 * float(r['pass1_low']):.1f}, {100 * float(r['pass1_high']):.1f}]",
             f"{float(r['mean_thinking_tokens']):.0f}", f"{float(r['mean_solution_tokens']):.0f}",
-            f"{100 * float(r['forced_rate']):.0f}%",
+            f"{100 * float(r['forced_rate']):.0f}%", pct(r.get("p95_budget_use")), pct(r.get("over_budget_rate")),
+            *([pass_at_k_text(r["pass_at_k"])] if show_k else []),
         )
     out.print(t)
 
@@ -200,23 +223,39 @@ def grade(
 
 @app.command()
 def plot(
-    runs: List[Path] = typer.Argument(..., help="One or more run directories to draw on the same axes."),
+    runs: List[Path] = typer.Argument(..., help="Run directories (or baseline .json files) to draw on the same axes."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for figures (default: RUN/plots for one run, results/compare/plots for several)."),
     pareto: bool = typer.Option(False, "--pareto", help="Mark the accuracy/token Pareto frontier."),
+    label: List[str] = typer.Option([], "--label", help="Legend name per run, in order (default: folder or file names)."),
+    log_x: bool = typer.Option(False, "--log-x", help="Log-2 token axis (budgets that double)."),
 ) -> None:
-    """Draw accuracy-vs-tokens (PNG + SVG) per benchmark from summary.csv files; several runs overlay."""
-    from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
+    """Draw accuracy-vs-tokens (PNG + SVG) per benchmark; several runs overlay, with CI bars and budget labels.
+
+    Example: evalkit plot results/model-a results/model-b --pareto --out results/compare
+    """
+    from dataclasses import replace
+
+    from evalkit.plots import plot_accuracy_vs_tokens, series_from_outcomes, series_from_summary, unique_labels
     from evalkit.store import SUMMARY
     from evalkit.summary import read_summary
 
+    if label and len(label) != len(runs):
+        raise EvalkitError(f"{len(label)} --label for {len(runs)} runs: give one --label per run, in order, or none")
     series = []
-    for run in runs:
+    for run, name in zip(runs, label or unique_labels(runs)):
+        if run.is_file() and run.suffix == ".json":
+            from evalkit.outcomes import read_baseline
+
+            series += series_from_outcomes(read_baseline(run), name, label_strategy=True)
+            continue
         path = run / SUMMARY
         if not path.exists():
             raise EvalkitError(f"{run} has no {SUMMARY}: run `evalkit grade {run}` first, or pass a run directory")
-        series += series_from_summary(read_summary(path), run.name, label_strategy=True)
-    target = out_dir or (runs[0] / "plots" if len(runs) == 1 else Path("results") / "compare" / "plots")
-    for p in plot_accuracy_vs_tokens(series, target, pareto=pareto):
+        series += series_from_summary(read_summary(path), name, label_strategy=True)
+    if len({s.strategy for s in series}) == 1:  # one strategy everywhere: the run name alone is the clearer legend
+        series = [replace(s, label=s.run) for s in series]
+    target = out_dir or (runs[0] / "plots" if len(runs) == 1 and runs[0].is_dir() else Path("results") / "compare" / "plots")
+    for p in plot_accuracy_vs_tokens(series, target, pareto=pareto, logx=log_x):
         out.print(str(p))
 
 
@@ -228,9 +267,20 @@ def demo_model() -> None:
     out.print(str(ensure_demo_model(lambda m: console.print(f"[cyan]{m}[/]"))))
 
 
+from evalkit import report_cli as _report_cli  # noqa: E402  (`report`, `baseline`: light imports only)
+
+_report_cli.register(app)
+
+from evalkit import offload_cli as _offload_cli  # noqa: E402  (`offload-sim`, `calibrate`: light imports only)
+
+_offload_cli.register(app)
+
+
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, without standalone mode
+            sys.exit(code)
     except EvalkitError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)

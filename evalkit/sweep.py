@@ -7,7 +7,7 @@ kill loses at most the batch in flight, and the same command picks up exactly th
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -20,8 +20,9 @@ from evalkit.engines.base import Engine, build_engine
 from evalkit.errors import EvalkitError
 from evalkit.grading.dispatch import Grading
 from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
-from evalkit.reasoning.budget import BudgetContext, passes_from_rows, run_elastic
+from evalkit.reasoning.budget import BudgetContext, passes_from_rows
 from evalkit.reasoning.jobs import Job
+from evalkit.reasoning.strategies import StrategyOptions, run_strategies
 from evalkit.runinfo import check_resumable, run_info
 from evalkit.store import RUN_JSON, SUMMARY, RunStore
 from evalkit.summary import read_summary, summarize, write_summary
@@ -49,12 +50,27 @@ def load_all_problems(spec: SweepSpec) -> tuple[dict[str, list[Problem]], dict[s
     return problems, identities
 
 
-def missing_points(spec: SweepSpec, problems: dict[str, list[Problem]], done: set[tuple]) -> list[tuple[Problem, int, tuple[int | None, ...]]]:
+def missing_points(
+    spec: SweepSpec, problems: dict[str, list[Problem]], done: set[tuple], strategy: str | None = None,
+) -> list[tuple[Problem, int, tuple[int | None, ...]]]:
+    """(problem, sample, budgets not on disk) for one strategy (default: the spec's first)."""
+    strategy = strategy or spec.strategy[0]
+    return [(p, s, miss[strategy]) for p, s, miss in plan_missing(spec, problems, done) if strategy in miss]
+
+
+def plan_missing(
+    spec: SweepSpec, problems: dict[str, list[Problem]], done: set[tuple],
+) -> list[tuple[Problem, int, dict[str, tuple[int | None, ...]]]]:
+    """(problem, sample, {strategy: budgets not on disk}) for every problem x sample that lacks any point. One
+    entry per problem x sample, so that the strategies of a batch can share its generation."""
     todo = []
     for name in spec.benchmarks:
         for p in problems[name]:
             for s in range(spec.samples):
-                miss = tuple(b for b in spec.budget_points if (name, p.id, s, spec.strategy, budget_label(b)) not in done)
+                miss = {
+                    st: m for st in spec.strategy
+                    if (m := tuple(b for b in spec.budget_points if (name, p.id, s, st, budget_label(b)) not in done))
+                }
                 if miss:
                     todo.append((p, s, miss))
     return todo
@@ -96,10 +112,10 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
     store.open_for_append()
     existing = store.generations()
     done = {g.key for g in existing}
-    todo = missing_points(spec, problems, done)
+    todo = plan_missing(spec, problems, done)
     store.write_run(run_info(spec, None, identities, previous))
     by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
-    total = sum(len(m) for _, _, m in todo)
+    total = sum(len(m) for _, _, miss in todo for m in miss.values())
     if existing:
         console.print(f"[cyan]resuming {spec.run_dir}: {len(done)} generations on disk, {total} to go[/]")
     grading = Grading(workers=spec.grade_workers, timeout=spec.grade_timeout)
@@ -114,12 +130,12 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
             store.write_run(run_info(spec, engine.identity(), identities, previous))
             ctx = BudgetContext(
                 solution_budget=spec.solution_budget, sampling=spec.sampling, seed=spec.seed,
-                share_thinking=spec.share_thinking, strategy=spec.strategy,
+                share_thinking=spec.share_thinking,
                 passes=passes_from_rows(store.thinking()) if spec.share_thinking else {},
             )
             system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
             jobs = [
-                Job(p, tuple(engine.tokenizer.chat_prompt_ids(p.prompt, system[p.benchmark])), s, miss)
+                (Job(p, tuple(engine.tokenizer.chat_prompt_ids(p.prompt, system[p.benchmark])), s, ()), miss)
                 for p, s, miss in todo
             ]
             gen_t0 = time.monotonic()
@@ -132,8 +148,13 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
                     rate = tokens / max(1e-9, time.monotonic() - gen_t0)
                     bar.update(task, description=phase, advance=n if phase != "thinking" else 0, tps=f"{rate:,.0f} tok/s")
 
+                options = StrategyOptions(spec.min_thinking, spec.prompt_cap, system)
                 for batch in _chunks(jobs, spec.batch_size):
-                    out = run_elastic(engine, list(batch), ctx, report)
+                    work: dict[str, list[Job]] = {}
+                    for job, miss in batch:
+                        for strategy, budgets in miss.items():
+                            work.setdefault(strategy, []).append(replace(job, budgets=budgets))
+                    out = run_strategies(engine, work, ctx, options, report)
                     store.append_thinking(out.thinking_rows)
                     generated += store.append_generations(out.generations)
                     bar.update(task, description="grading")

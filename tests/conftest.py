@@ -31,3 +31,26 @@ def demo_engine():
     engine = VLLMEngine(EngineSpec(kind="vllm", model="smollm2-demo", max_model_len=2048))
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_servers(tmp_path_factory):
+    """Real vLLM API servers on the demo model (127.0.0.1, free ports): `vllm_servers.replicas(n)` starts what is
+    missing, in parallel; all are killed at the end of the session. Keep n small: each start costs ~25 s."""
+    from evalkit.engines.models import ensure_demo_model
+    from vllm_servers import ServerPool
+
+    pool = ServerPool(str(ensure_demo_model()), tmp_path_factory.mktemp("vllm-servers"))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def hf_engine():
+    """The transformers engine on the demo model (CPU), built once per session."""
+    from evalkit.config import EngineSpec
+    from evalkit.engines.hf import HFEngine
+
+    engine = HFEngine(EngineSpec(kind="hf", model="smollm2-demo", max_model_len=2048))
+    yield engine
+    engine.close()

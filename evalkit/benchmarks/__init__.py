@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evalkit.benchmarks import aime24, aime25, amc23, arith, math500
+from evalkit.benchmarks import aime24, aime25, amc23, arith, codeforces, livecodebench, math500
 from evalkit.benchmarks.base import Benchmark, apply_template, data_dir_from, load_rows, to_problems
 from evalkit.errors import EvalkitError
 from evalkit.types import Problem
 
 REGISTRY: dict[str, Benchmark] = {
-    b.name: b for b in (arith.BENCHMARK, aime24.BENCHMARK, aime25.BENCHMARK, amc23.BENCHMARK, math500.BENCHMARK)
+    b.name: b for b in (arith.BENCHMARK, aime24.BENCHMARK, aime25.BENCHMARK, amc23.BENCHMARK, math500.BENCHMARK,
+                        livecodebench.BENCHMARK, codeforces.BENCHMARK)
 }
 
 

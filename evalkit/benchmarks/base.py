@@ -42,7 +42,12 @@ class Benchmark:
     system_prompt: str | None = None
     # Generated benchmarks build their rows themselves and need no data at all.
     generate: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # the benchmark_options keys it reads, with defaults
+    # Optional hooks for sources that are more than one file (LiveCodeBench release files) and for selection
+    # (release version, date window). They get the benchmark's options merged over its defaults.
+    read_local: Callable[[Path, dict[str, Any]], tuple[list[dict[str, Any]], dict[str, Any]]] | None = None
+    read_hub: Callable[[dict[str, Any]], tuple[list[dict[str, Any]], dict[str, Any]]] | None = None
+    select: Callable[[list[dict[str, Any]], dict[str, Any]], list[dict[str, Any]]] | None = None
 
 
 def data_dir_from(explicit: str | None) -> Path | None:
@@ -83,9 +88,11 @@ def local_file(bench: Benchmark, data_dir: Path) -> Path | None:
 
 def load_rows(bench: Benchmark, data_dir: Path | None, options: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows plus the identity of where they came from (file + sha256, or hub repo + revision)."""
+    opts = {**bench.options, **{k: v for k, v in options.items() if k in bench.options and v is not None}}
     if bench.generate is not None:
-        opts = {**bench.options, **{k: v for k, v in options.items() if k in bench.options}}
         return bench.generate(opts), {"source": "generated", "options": opts}
+    if bench.read_local is not None or bench.read_hub is not None or bench.select is not None:
+        return _hooked_rows(bench, data_dir, opts)
     if data_dir is not None:
         path = local_file(bench, data_dir)
         if path is None:
@@ -95,6 +102,19 @@ def load_rows(bench: Benchmark, data_dir: Path | None, options: dict[str, Any]) 
     if bench.hub is None:
         raise EvalkitError(f"{bench.name} has no hub source: pass --data-dir DIR holding {bench.local_files[0]}")
     return _hub_rows(bench), {"source": "hub", "repo": bench.hub.repo, "revision": bench.hub.revision}
+
+
+def _hooked_rows(bench: Benchmark, data_dir: Path | None, opts: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    if data_dir is not None and bench.read_local is not None:
+        rows, identity = bench.read_local(data_dir, opts)
+    elif data_dir is None and bench.read_hub is not None:
+        rows, identity = bench.read_hub(opts)
+    else:
+        rows, identity = load_rows(replace(bench, read_local=None, read_hub=None, select=None), data_dir, {})
+    if bench.select is not None:
+        rows = bench.select(rows, opts)
+    selection = {k: v for k, v in opts.items() if v is not None}
+    return rows, {**identity, **({"selection": selection} if selection else {})}
 
 
 def _hub_rows(bench: Benchmark) -> list[dict[str, Any]]:

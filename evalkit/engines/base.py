@@ -79,4 +79,12 @@ def build_engine(spec: EngineSpec) -> Engine:
         from evalkit.engines.vllm import VLLMEngine
 
         return VLLMEngine(spec)
-    raise EvalkitError(f"unknown engine {spec.kind!r}: use --engine vllm")
+    if spec.kind == "openai":
+        from evalkit.engines.openai import OpenAIEngine
+
+        return OpenAIEngine(spec)
+    if spec.kind == "hf":
+        from evalkit.engines.hf import HFEngine
+
+        return HFEngine(spec)
+    raise EvalkitError(f"unknown engine {spec.kind!r}: use --engine vllm, openai (with --endpoint URL) or hf")

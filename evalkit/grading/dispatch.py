@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from evalkit.reasoning.strategies import graded_text
 from evalkit.types import Generation, Problem, Verdict
 
 
@@ -31,9 +32,9 @@ class Grading:
         for kind in {p.kind for p, _ in items}:
             idx = [i for i, (p, _) in enumerate(items) if p.kind == kind]
             if kind == "math":
-                got = self._grader(kind).grade([(items[i][0].answer or "", items[i][1].solution_text) for i in idx])
+                got = self._grader(kind).grade([(items[i][0].answer or "", graded_text(items[i][1])) for i in idx])
             else:
-                got = self._grader(kind).grade([(items[i][0], items[i][1].solution_text) for i in idx])
+                got = self._grader(kind).grade([(items[i][0], graded_text(items[i][1])) for i in idx])
             for i, v in zip(idx, got):
                 verdicts[i] = v
         return [v for v in verdicts if v is not None]

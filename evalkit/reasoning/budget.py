@@ -99,8 +99,10 @@ def phase1_request(tok: ChatTokenizer, job: Job, cap: int, ctx: BudgetContext) -
 
 def _run_phase1(engine: Engine, reqs: list[GenRequest], progress: Progress | None) -> list[ThinkingPass]:
     """Requests with max_tokens 0 (no room at all) are answered without asking the engine."""
+    if not reqs:
+        return []
     live = [r for r in reqs if r.max_tokens > 0]
-    results = iter(engine.generate(live))
+    results = iter(engine.generate(live) if live else [])
     out = []
     for r in reqs:
         res = next(results) if r.max_tokens > 0 else GenResult((), "", "length")
@@ -110,36 +112,67 @@ def _run_phase1(engine: Engine, reqs: list[GenRequest], progress: Progress | Non
     return out
 
 
+def solution_request(engine: Engine, job: Job, budget: int | None, context_ids: tuple[int, ...], ctx: BudgetContext) -> GenRequest:
+    """Phase 2 from the prompt plus `context_ids` (the thinking and whatever evalkit appended), capped at s.
+    The seed depends on the budget label, not the strategy: two strategies that reach the same context send the
+    same request, and the multi-strategy driver answers it once."""
+    context = len(job.prompt_ids) + len(context_ids)
+    return GenRequest(
+        prompt_ids=job.prompt_ids + context_ids,
+        max_tokens=min(ctx.solution_budget, engine.max_model_len - context),
+        sampling=ctx.sampling, seed=derive_seed(ctx.seed, *job.group, budget_label(budget), "solution"),
+    )
+
+
+def elastic_generation(
+    tok: ChatTokenizer, job: Job, budget: int | None, cap: int, th: Thinking, req: GenRequest, res: GenResult,
+    ctx: BudgetContext, strategy: str | None = None,
+) -> Generation:
+    """The Generation row of one elastic (job, budget): thinking `th`, then the solution `res`."""
+    extra: dict[str, Any] = {"appended_tokens": len(th.appended), "prompt_tokens": len(job.prompt_ids)}
+    if budget is not None and cap < budget:
+        extra["clipped_to"] = cap  # the model's length limit cut this budget short
+    return Generation(
+        benchmark=job.problem.benchmark, problem_id=job.problem.id, sample=job.sample,
+        strategy=strategy or ctx.strategy,
+        budget=budget_label(budget), thinking_budget=budget, solution_budget=ctx.solution_budget,
+        thinking_tokens=len(th.ids), solution_tokens=len(res.token_ids), forced=th.forced,
+        thinking_finish=th.finish, solution_finish=res.finish,
+        thinking_text=tok.decode(th.ids), solution_text=res.text, seed=req.seed,
+        extra=extra,
+    )
+
+
 def _finish_solutions(
     engine: Engine, items: list[tuple[Job, int | None, int, Thinking]], ctx: BudgetContext, out: BatchOutput,
     progress: Progress | None,
 ) -> None:
     """Phase 2 for every (job, budget) in one engine call, then build the Generation rows."""
     tok = engine.tokenizer
-    reqs = []
-    for job, budget, cap, th in items:
-        context = len(job.prompt_ids) + len(th.ids) + len(th.appended)
-        reqs.append(GenRequest(
-            prompt_ids=job.prompt_ids + th.ids + th.appended,
-            max_tokens=min(ctx.solution_budget, engine.max_model_len - context),
-            sampling=ctx.sampling, seed=derive_seed(ctx.seed, *job.group, budget_label(budget), "solution"),
-        ))
+    reqs = [solution_request(engine, job, budget, th.ids + th.appended, ctx) for job, budget, cap, th in items]
     results = engine.generate(reqs)
     for (job, budget, cap, th), req, res in zip(items, reqs, results):
-        extra: dict[str, Any] = {"appended_tokens": len(th.appended), "prompt_tokens": len(job.prompt_ids)}
-        if budget is not None and cap < budget:
-            extra["clipped_to"] = cap  # the model's length limit cut this budget short
-        out.generations.append(Generation(
-            benchmark=job.problem.benchmark, problem_id=job.problem.id, sample=job.sample, strategy=ctx.strategy,
-            budget=budget_label(budget), thinking_budget=budget, solution_budget=ctx.solution_budget,
-            thinking_tokens=len(th.ids), solution_tokens=len(res.token_ids), forced=th.forced,
-            thinking_finish=th.finish, solution_finish=res.finish,
-            thinking_text=tok.decode(th.ids), solution_text=res.text, seed=req.seed,
-            extra=extra,
-        ))
+        out.generations.append(elastic_generation(tok, job, budget, cap, th, req, res, ctx))
         out.generated_tokens += len(res.token_ids)
     if progress:
         progress("solution", len(items), sum(len(r.token_ids) for r in results))
+
+
+def ensure_passes(
+    engine: Engine, needs: list[tuple[Job, list[int]]], ctx: BudgetContext, out: BatchOutput, progress: Progress | None,
+) -> None:
+    """Make ctx.passes hold, for every job, one thinking pass that serves all of its caps: one engine call for
+    the jobs whose stored pass (if any) falls short, each to the largest cap it needs. New passes are added to
+    `out.thinking_rows` so that they are saved and serve a resumed run."""
+    need = [(j, caps) for j, caps in needs if not (j.group in ctx.passes and all(ctx.passes[j.group].serves(c) for c in caps))]
+    reqs = [phase1_request(engine.tokenizer, j, max(caps), ctx) for j, caps in need]
+    for (job, _), p in zip(need, _run_phase1(engine, reqs, progress)):
+        ctx.passes[job.group] = p
+        out.generated_tokens += len(p.ids)
+        out.thinking_rows.append({
+            "benchmark": job.problem.benchmark, "problem_id": job.problem.id, "sample": job.sample,
+            "max_tokens": p.max_tokens, "finish": p.finish, "token_ids": list(p.ids),
+        })
 
 
 def run_elastic(engine: Engine, jobs: list[Job], ctx: BudgetContext, progress: Progress | None = None) -> BatchOutput:
@@ -148,15 +181,7 @@ def run_elastic(engine: Engine, jobs: list[Job], ctx: BudgetContext, progress: P
     if ctx.share_thinking:
         # One pass per job, to the largest cap it still needs, unless a stored pass already serves it.
         caps = {job.group: [thinking_cap(engine, job, b, ctx.solution_budget) for b in job.budgets] for job in jobs}
-        need = [j for j in jobs if not (j.group in ctx.passes and all(ctx.passes[j.group].serves(c) for c in caps[j.group]))]
-        reqs = [phase1_request(engine.tokenizer, j, max(caps[j.group]), ctx) for j in need]
-        for job, p in zip(need, _run_phase1(engine, reqs, progress)):
-            ctx.passes[job.group] = p
-            out.generated_tokens += len(p.ids)
-            out.thinking_rows.append({
-                "benchmark": job.problem.benchmark, "problem_id": job.problem.id, "sample": job.sample,
-                "max_tokens": p.max_tokens, "finish": p.finish, "token_ids": list(p.ids),
-            })
+        ensure_passes(engine, [(j, caps[j.group]) for j in jobs], ctx, out, progress)
         items = []
         for job in jobs:
             p = ctx.passes[job.group]

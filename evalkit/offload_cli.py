@@ -1,0 +1,179 @@
+"""CLI commands `evalkit offload-sim` (run two models with offload policies, or re-simulate a run's latency from
+its files) and `evalkit calibrate` (measure a cost profile on your own engine). Registered by cli.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evalkit.errors import EvalkitError
+
+console = Console(stderr=True)
+out = Console()
+
+
+def offload_sim(
+    small: str = typer.Option("smollm2-demo", "--small", help="Small model: hub id, local path or smollm2-demo."),
+    big: str = typer.Option("smollm2-demo", "--big", help="Big model (same tokenizer as --small)."),
+    from_run: Optional[Path] = typer.Option(None, "--from-run", help="Re-simulate latency of an offload run from its files (no model)."),
+    profile: List[str] = typer.Option([], "--profile", help="Cost profile: splitreason-a6000 or a JSON file from `evalkit calibrate`; repeat to merge."),
+    small_cost: Optional[str] = typer.Option(None, "--small-cost", help="Profile entry for the small model (splitreason-a6000: 1.5B)."),
+    big_cost: Optional[str] = typer.Option(None, "--big-cost", help="Profile entry for the big model (splitreason-a6000: 32B)."),
+    benchmarks: str = typer.Option("arith", "--benchmarks", "-b", help="Comma-separated benchmark names."),
+    policies: str = typer.Option("none,learned,random,big", "--policies", help="Offload policies: none, learned, random, big."),
+    ratios: str = typer.Option("0.1,0.25,0.5", "--ratios", help="Random policy: shares of big-model tokens asked for."),
+    span: int = typer.Option(32, "--span", help="Random policy: tokens per span drawn for the big model."),
+    span_cap: int = typer.Option(512, "--span-cap", help="Learned policy: most tokens the big model writes per span."),
+    open_tag: str = typer.Option("<bigmodel>", "--open-tag", help="Learned policy: the small model hands over after this."),
+    close_tag: str = typer.Option("</bigmodel>", "--close-tag", help="Learned policy: the big model hands back after this."),
+    thinking_budget: str = typer.Option("1k", "--thinking-budget", help="Thinking tokens before </think> is forced."),
+    solution_budget: str = typer.Option("256", "--solution-budget", help="Solution tokens after </think>."),
+    samples: int = typer.Option(1, "--samples", "-n", help="Samples per problem."),
+    temperature: float = typer.Option(0.6, help="Sampling temperature (0 = greedy)."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling mass."),
+    seed: int = typer.Option(0, help="Base seed; every sample, policy and span derives its own."),
+    limit: Optional[int] = typer.Option(None, help="Use only the first N problems of each benchmark."),
+    prompt: List[str] = typer.Option([], "--prompt", help="Prompt template with {problem}; 'bench=TEMPLATE' for one benchmark."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EVALKIT_DATA_DIR", help="Folder with local benchmark files."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run name; default offload_<small>_<big>_<benchmarks>. Same name = resume."),
+    out_root: str = typer.Option("results", "--out", help="Root folder for run directories (with --from-run: where to write the summary; default the run)."),
+    engine: str = typer.Option("vllm", "--engine", help="Engine: vllm (in-process)."),
+    max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="Context limit for both models."),
+    gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", help="vLLM memory share per model (two models: 0.45 each)."),
+    tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM tensor parallel size."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Sequences (problem x sample x policy) per batch; rows are saved per batch."),
+    grade_workers: int = typer.Option(2, "--grade-workers", help="Grading worker processes."),
+    grade_timeout: float = typer.Option(10.0, "--grade-timeout", help="Seconds per math answer before it counts as timeout."),
+    arith_difficulty: int = typer.Option(1, "--arith-difficulty", min=1, max=5, help="Built-in arith benchmark: 1 (easy) to 5."),
+    arith_count: int = typer.Option(50, "--arith-count", min=1, help="Built-in arith benchmark: number of problems."),
+    arith_seed: int = typer.Option(0, "--arith-seed", help="Built-in arith benchmark: generator seed."),
+) -> None:
+    """Offload (SplitReason): small model reasons, big model takes spans; accuracy vs offload and latency.
+
+    Example: evalkit offload-sim --small smollm2-demo --big smollm2-demo --benchmarks arith --limit 20
+    --policies none,random,big --ratios 0.25,0.5 --thinking-budget 64 --solution-budget 32 --temperature 0
+
+    Re-simulate: evalkit offload-sim --from-run results/NAME --profile my-profile.json
+    """
+    if from_run is not None:
+        _resimulate(from_run, profile, small_cost, big_cost, None if out_root == "results" else Path(out_root))
+        return
+    from evalkit.cli import _prompts, _slug, _split
+    from evalkit.config import EngineSpec, parse_budget
+    from evalkit.offload_run import OffloadSpec, run_offload_sweep
+    from evalkit.reasoning.offload import parse_policies
+    from evalkit.types import Sampling
+
+    bench_names = _split(benchmarks)
+
+    def engine_spec(model: str) -> EngineSpec:
+        return EngineSpec(kind=engine, model=model, max_model_len=max_model_len,
+                          gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size)
+
+    spec = OffloadSpec(
+        name=name or f"offload_{_slug(small)}_{_slug(big)}_{'-'.join(bench_names) or 'none'}",
+        engine=engine_spec(small), big=engine_spec(big), benchmarks=bench_names,
+        policies=tuple(p.label for p in parse_policies(policies, ratios)),
+        thinking_budget=parse_budget(thinking_budget), solution_budget=parse_budget(solution_budget),
+        span=span, span_cap=span_cap, open_tag=open_tag, close_tag=close_tag, samples=samples,
+        sampling=Sampling(temperature=temperature, top_p=top_p), seed=seed, limit=limit, prompts=_prompts(prompt),
+        data_dir=data_dir, benchmark_options={"difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed},
+        batch_size=batch_size, grade_timeout=grade_timeout, grade_workers=grade_workers, out_root=out_root,
+        profiles=tuple(profile) or ("splitreason-a6000",), small_cost=small_cost, big_cost=big_cost,
+    )
+    result = run_offload_sweep(spec, console)
+    print_offload_summary(result.run_dir / "offload_summary.csv", result.run_dir.name)
+    out.print(
+        f"[green]done[/]: {result.generated} new generations, {result.graded} graded, {result.engine_calls} engine "
+        f"calls, {result.wall_seconds:.1f}s -> {result.run_dir}/ (offload_summary.csv, summary.csv, plots/)"
+    )
+
+
+def _resimulate(run: Path, profiles: list[str], small_cost: str | None, big_cost: str | None, target: Path | None) -> None:
+    from evalkit.offload_run import OffloadSpec
+    from evalkit.offload_summary import OFFLOAD_SUMMARY, write_offload_outputs
+    from evalkit.sim.profile import load_profile, merge_profiles, pick_costs
+    from evalkit.store import RunStore
+
+    store = RunStore(run)
+    spec = OffloadSpec.from_json(store.read_run()["spec"])
+    refs = list(profiles) or list(spec.profiles)
+    costs = pick_costs(merge_profiles([load_profile(p) for p in refs]), small_cost or (None if profiles else spec.small_cost),
+                       big_cost or (None if profiles else spec.big_cost), spec.engine.model, spec.big.model)
+    rows, plots = write_offload_outputs(store, costs, target)
+    if not rows:
+        raise EvalkitError(f"{run} has no graded offload generations yet: run `evalkit grade {run}` or resume the run first")
+    where = target or run
+    print_offload_summary(where / OFFLOAD_SUMMARY, run.name)
+    for p in plots:
+        out.print(str(p))
+
+
+def print_offload_summary(path: Path, title: str) -> None:
+    from evalkit.offload_summary import read_offload_summary
+
+    if not path.exists():
+        return
+    rows = read_offload_summary(path)
+    if not rows:
+        return
+    r0 = rows[0]
+    t = Table(title=f"{title}: offload, latency simulated with {r0['profile']} ({r0['small_cost']} small, {r0['big_cost']} big)")
+    for col in ("benchmark", "policy", "samples", "pass@1", "95% CI", "offload", "tokens", "seq s", "pipe s",
+                "speedup vs big", "slowdown vs small"):
+        t.add_column(col, justify="left" if col in ("benchmark", "policy") else "right")
+    for r in rows:
+        t.add_row(
+            r["benchmark"], r["policy"], r["samples"], f"{100 * float(r['pass1']):.1f}%",
+            f"[{100 * float(r['pass1_low']):.1f}, {100 * float(r['pass1_high']):.1f}]",
+            f"{100 * float(r['offload_ratio']):.1f}%", f"{float(r['mean_total_tokens']):.0f}",
+            f"{float(r['latency_seq_s']):.3g}", f"{float(r['latency_pipe_s']):.3g}",
+            f"{float(r['speedup_vs_big_pipe']):.2f}x", f"{float(r['slowdown_vs_small_pipe']):.2f}x",
+        )
+    out.print(t)
+
+
+def calibrate_cmd(
+    model: str = typer.Option(..., "--model", "-m", help="Hub id, local path or smollm2-demo."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Profile JSON to write (default results/profiles/<model>.json)."),
+    prompt_tokens: int = typer.Option(1024, "--prompt-tokens", help="Prompt length for the prefill measurement."),
+    decode_tokens: int = typer.Option(128, "--decode-tokens", help="Tokens generated per decode measurement."),
+    context_tokens: int = typer.Option(4096, "--context-tokens", help="Context for the decode-slowdown measurement."),
+    repeats: int = typer.Option(3, "--repeats", help="Measurements per figure (the median is kept)."),
+    engine: str = typer.Option("vllm", "--engine", help="Engine: vllm (in-process)."),
+    max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="Context limit (default: the model's)."),
+    gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", help="vLLM memory share."),
+    tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM tensor parallel size."),
+) -> None:
+    """Measure a model's prefill and decode speed here and write a cost profile (JSON) for offload-sim.
+
+    Example: evalkit calibrate --model smollm2-demo --prompt-tokens 512 --context-tokens 1024 --out demo.json
+    """
+    from evalkit.cli import _slug
+    from evalkit.config import EngineSpec
+    from evalkit.engines.base import build_engine
+    from evalkit.sim.calibrate import CalibrationPlan, calibrate, profile_for
+
+    plan = CalibrationPlan(prompt_tokens, decode_tokens, context_tokens, repeats)
+    target = out_file or Path("results") / "profiles" / f"{_slug(model)}.json"
+    eng = build_engine(EngineSpec(kind=engine, model=model, max_model_len=max_model_len,
+                                  gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size))
+    try:
+        cost, measurements = calibrate(eng, plan, log=lambda m: console.print(f"[cyan]{m}[/]"))
+        prof = profile_for(model, cost, measurements, eng.identity())
+    finally:
+        eng.close()
+    prof.save(target)
+    out.print(
+        f"[green]{model}[/]: prefill {cost.prefill_tps:,.0f} tok/s, decode {cost.decode_tps:,.1f} tok/s, "
+        f"decode slowdown {cost.decode_slowdown_per_1k:.3f} per 1k context -> {target}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("offload-sim")(offload_sim)
+    app.command("calibrate")(calibrate_cmd)

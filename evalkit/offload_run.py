@@ -1,0 +1,265 @@
+"""`evalkit offload-sim` with models: OffloadSpec, plan what is missing, drive the offload controller in batches,
+grade, summarise, simulate latency, plot.
+
+An offload run directory is a sweep's (run.json, generations.jsonl with segments, grades.jsonl, summary.csv,
+plots/) plus offload_summary.csv and the offload plots. Rows are keyed (strategy "offload", budget = policy
+label) and flushed per batch, so a killed run resumes with the same command, losing at most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from rich.console import Console
+
+from evalkit.benchmarks import get_benchmark
+from evalkit.config import EngineSpec
+from evalkit.engines.base import Engine, build_engine
+from evalkit.errors import EvalkitError
+from evalkit.grading.dispatch import Grading
+from evalkit.reasoning.jobs import Job
+from evalkit.reasoning.offload import STRATEGY, OffloadContext, Policy, check_same_tokenizer, policy_from_label, run_offload
+from evalkit.runinfo import check_resumable, run_info
+from evalkit.store import RUN_JSON, RunStore
+from evalkit.sweep import finalize, grade_missing, load_all_problems
+from evalkit.types import Problem, Sampling
+
+RUN_KIND = "offload"
+
+
+@dataclass(frozen=True)
+class OffloadSpec:
+    """Everything an offload run needs. `engine` is the small model (so sweep tools read the run), `big` the big one."""
+
+    name: str
+    engine: EngineSpec
+    big: EngineSpec
+    benchmarks: tuple[str, ...]
+    policies: tuple[str, ...]  # labels: none, big, learned, random-0.25 ...
+    thinking_budget: int = 1024
+    solution_budget: int = 256
+    span: int = 32
+    span_cap: int = 512
+    open_tag: str = "<bigmodel>"
+    close_tag: str = "</bigmodel>"
+    samples: int = 1
+    sampling: Sampling = Sampling()
+    seed: int = 0
+    limit: int | None = None
+    prompts: dict[str, str] = field(default_factory=dict)
+    data_dir: str | None = None
+    benchmark_options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 64
+    grade_timeout: float = 10.0
+    grade_workers: int = 2
+    out_root: str = "results"
+    profiles: tuple[str, ...] = ("splitreason-a6000",)  # cost profiles for the summary (re-simulate any time)
+    small_cost: str | None = None  # profile entry for the small model (default: the profile's own default)
+    big_cost: str | None = None
+    strategy = STRATEGY  # a class constant, not a field: run.json keeps sweep-side readers on their defaults
+
+    def __post_init__(self) -> None:
+        if not self.benchmarks:
+            raise EvalkitError("no benchmark given: pass --benchmarks, e.g. --benchmarks arith")
+        if not self.policies:
+            raise EvalkitError("no offload policy given: pass --policies none,learned,random,big")
+        for label in self.policies:
+            policy_from_label(label)
+        if self.samples < 1:
+            raise EvalkitError(f"--samples must be >= 1 (got {self.samples})")
+        if self.thinking_budget < 1 or self.solution_budget < 1:
+            raise EvalkitError("--thinking-budget and --solution-budget must be >= 1 token")
+        if self.limit is not None and self.limit < 1:
+            raise EvalkitError(f"--limit must be >= 1 (got {self.limit})")
+        if self.batch_size < 1:
+            raise EvalkitError(f"--batch-size must be >= 1 (got {self.batch_size})")
+        if self.engine.kind != self.big.kind:
+            raise EvalkitError("small and big models must use the same --engine kind")
+        self.context()  # validates span, span cap and tags
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_root) / self.name
+
+    @property
+    def policy_objects(self) -> tuple[Policy, ...]:
+        return tuple(policy_from_label(p) for p in self.policies)
+
+    def context(self) -> OffloadContext:
+        return OffloadContext(
+            thinking_budget=self.thinking_budget, solution_budget=self.solution_budget, sampling=self.sampling,
+            seed=self.seed, span=self.span, span_cap=self.span_cap, open_tag=self.open_tag, close_tag=self.close_tag,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["kind"] = RUN_KIND
+        row["budgets"] = [self.thinking_budget]  # lets sweep-side tools (evalkit grade) read this run
+        return row
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> "OffloadSpec":
+        if row.get("kind") != RUN_KIND:
+            raise EvalkitError("this run directory holds a sweep, not an offload run: pass an offload run's folder")
+        row = dict(row)
+        for key in ("engine", "big"):
+            row[key] = EngineSpec(**{**row[key], "endpoints": tuple(row[key].get("endpoints", ()))})
+        row["sampling"] = Sampling(**row["sampling"])
+        for key in ("benchmarks", "policies", "profiles"):
+            row[key] = tuple(row.get(key, ()))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in row.items() if k in known})
+
+    def generation_fingerprint(self) -> dict[str, Any]:
+        """What changes the text a (problem, sample, policy) generates; policies, benchmarks, limit and samples
+        may grow between invocations of one run."""
+        return {
+            "engine.kind": self.engine.kind, "engine.model": self.engine.model, "big.model": self.big.model,
+            "thinking_budget": self.thinking_budget, "solution_budget": self.solution_budget,
+            "span": self.span, "span_cap": self.span_cap, "open_tag": self.open_tag, "close_tag": self.close_tag,
+            "sampling": asdict(self.sampling), "seed": self.seed, "prompts": dict(self.prompts),
+            "benchmark_options": dict(self.benchmark_options),
+        }
+
+
+@dataclass(frozen=True)
+class OffloadRunResult:
+    run_dir: Path
+    generated: int
+    graded: int
+    summary_rows: int
+    plots: tuple[Path, ...]
+    wall_seconds: float
+    generated_tokens: int
+    engine_calls: int
+
+
+def missing(spec: OffloadSpec, problems: dict[str, list[Problem]], done: set[tuple]) -> list[tuple[Problem, int, tuple[Policy, ...]]]:
+    todo = []
+    for name in spec.benchmarks:
+        for p in problems[name]:
+            for s in range(spec.samples):
+                miss = tuple(pol for pol in spec.policy_objects if (name, p.id, s, STRATEGY, pol.label) not in done)
+                if miss:
+                    todo.append((p, s, miss))
+    return todo
+
+
+def _chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def build_engines(spec: OffloadSpec, console: Console) -> tuple[Engine, Engine]:
+    """One engine when both roles name the same model with the same settings, else two (tokenizers compared)."""
+    precheck_tokenizers(spec.engine.model, spec.big.model)
+    if spec.big == spec.engine:
+        console.print(f"[cyan]starting engine {spec.engine.kind} for {spec.engine.model} (small and big)[/]")
+        engine = build_engine(spec.engine)
+        return engine, engine
+    # Two engines share one device: unless told otherwise each takes part of the memory.
+    small_spec = spec.engine if spec.engine.gpu_memory_utilization else replace(spec.engine, gpu_memory_utilization=0.45)
+    big_spec = spec.big if spec.big.gpu_memory_utilization else replace(spec.big, gpu_memory_utilization=0.45)
+    console.print(f"[cyan]starting engines {spec.engine.kind}: small {spec.engine.model}, big {spec.big.model}[/]")
+    small = build_engine(small_spec)
+    try:
+        big = build_engine(big_spec)
+        check_same_tokenizer(small, big)
+    except BaseException:
+        small.close()
+        raise
+    return small, big
+
+
+def precheck_tokenizers(small_model: str, big_model: str) -> None:
+    """Compare the two tokenizers before loading any weights, when transformers can read both."""
+    if small_model == big_model:
+        return
+    try:
+        from transformers import AutoTokenizer
+
+        from evalkit.engines.base import ChatTokenizer
+        from evalkit.engines.models import resolve_model
+
+        a = ChatTokenizer(AutoTokenizer.from_pretrained(resolve_model(small_model, lambda m: None))).fingerprint()
+        b = ChatTokenizer(AutoTokenizer.from_pretrained(resolve_model(big_model, lambda m: None))).fingerprint()
+    except EvalkitError:
+        raise
+    except Exception:
+        return  # cannot read them here (no transformers, no hub): the engines are compared once loaded
+    a.pop("eos"), b.pop("eos")  # generation configs may add EOS ids; the engines' check covers them
+    if a != b:
+        raise EvalkitError(
+            f"small model {small_model!r} and big model {big_model!r} use different tokenizers: "
+            "offload needs two models of one family with the same tokenizer"
+        )
+
+
+def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
+                      engines: tuple[Engine, Engine] | None = None) -> OffloadRunResult:
+    from evalkit.offload_summary import write_offload_outputs
+    from evalkit.sim.profile import load_profile, merge_profiles, pick_costs
+
+    console = console or Console(stderr=True)
+    t0 = time.monotonic()
+    # Cost profile first: a typo there should not cost an engine start.
+    costs = pick_costs(merge_profiles([load_profile(p) for p in spec.profiles]), spec.small_cost, spec.big_cost,
+                       spec.engine.model, spec.big.model)
+    store = RunStore(spec.run_dir)
+    previous = store.read_run() if store.path(RUN_JSON).exists() else None
+    if previous is not None:
+        if previous.get("spec", {}).get("kind") != RUN_KIND:
+            raise EvalkitError(f"{spec.run_dir} holds a sweep, not an offload run: pass a new --name")
+        check_resumable(previous, spec)  # type: ignore[arg-type]  (duck-typed: run_dir + generation_fingerprint)
+    problems, identities = load_all_problems(spec)  # type: ignore[arg-type]
+    store.open_for_append()
+    existing = store.generations()
+    done = {g.key for g in existing}
+    todo = missing(spec, problems, done)
+    store.write_run(run_info(spec, None, identities, previous))  # type: ignore[arg-type]
+    by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
+    total = sum(len(m) for _, _, m in todo)
+    if existing:
+        console.print(f"[cyan]resuming {spec.run_dir}: {len(done)} generations on disk, {total} to go[/]")
+    grading = Grading(workers=spec.grade_workers, timeout=spec.grade_timeout)
+    generated = graded = tokens = calls = 0
+    own = engines is None
+    small = big = None
+    try:
+        graded += grade_missing(store, by_key, grading, existing)
+        if todo:
+            if engines is None:
+                small, big = build_engines(spec, console)
+            else:
+                small, big = engines
+                check_same_tokenizer(small, big)
+            identity = {"small": small.identity(), "big": big.identity()}
+            store.write_run(run_info(spec, identity, identities, previous))  # type: ignore[arg-type]
+            system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
+            ctx = spec.context()
+            items = [
+                (Job(p, tuple(small.tokenizer.chat_prompt_ids(p.prompt, system[p.benchmark])), s, ()), pol)
+                for p, s, pols in todo for pol in pols
+            ]
+            gen_t0 = time.monotonic()
+            for batch in _chunks(items, spec.batch_size):
+                out = run_offload(small, big, list(batch), ctx)
+                generated += store.append_generations(out.generations)
+                tokens += out.generated_tokens
+                calls += out.calls
+                graded += grade_missing(store, by_key, grading, out.generations)
+                rate = tokens / max(1e-9, time.monotonic() - gen_t0)
+                console.print(f"[blue]offload[/] {generated}/{total} generations, {out.calls} engine calls, {rate:,.0f} tok/s")
+    finally:
+        grading.close()
+        if own and small is not None:
+            small.close()
+            if big is not None and big is not small:
+                big.close()
+    n_rows, plots = finalize(store, console)
+    _, more = write_offload_outputs(store, costs)
+    return OffloadRunResult(spec.run_dir, generated, graded, n_rows, plots + tuple(more),
+                            time.monotonic() - t0, tokens, calls)

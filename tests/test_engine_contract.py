@@ -1,0 +1,133 @@
+"""One Engine contract, three engines: in-process vLLM, a real vLLM server through the openai engine, and
+transformers. Every test runs on the real demo model (SmolLM2-135M) under each engine.
+
+The contract (evalkit/types.py, engines/base.py): token ids in, token ids out; `token_ids` holds every generated
+token, stop tokens included, EOS excluded; finish is "eos" (the model's EOS), "stop" (a stop id or string) or
+"length"; results come back in request order; a seed fixes a sampled result; continuing from a prefix of an
+output's tokens reproduces the rest of it (greedy), which is what budget cuts rely on.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from evalkit.benchmarks import load_problems
+from evalkit.config import EngineSpec
+from evalkit.reasoning.budget import BudgetContext, run_elastic
+from evalkit.reasoning.jobs import Job
+from evalkit.types import GenRequest, Sampling
+
+pytestmark = pytest.mark.engine
+
+GREEDY = Sampling(temperature=0.0, top_p=1.0)
+HOT = Sampling(temperature=1.0, top_p=0.95)
+ENGINES = ["vllm", "openai", "hf"]
+
+
+@pytest.fixture(scope="module")
+def openai_engine(vllm_servers):
+    from evalkit.engines.openai import OpenAIEngine
+
+    (server,) = vllm_servers.replicas(1)
+    return OpenAIEngine(EngineSpec(kind="openai", model="smollm2-demo", endpoints=(server.url,)))
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request):
+    name = {"vllm": "demo_engine", "openai": "openai_engine", "hf": "hf_engine"}[request.param]
+    return request.getfixturevalue(name)
+
+
+def chat(engine, text: str, thinking: bool = False) -> tuple[int, ...]:
+    return tuple(engine.tokenizer.chat_prompt_ids(text, open_thinking=thinking))
+
+
+def test_tokenizer_matches_the_in_process_engine(engine, demo_engine):
+    tok, ref = engine.tokenizer, demo_engine.tokenizer
+    assert tok.fingerprint() == ref.fingerprint()
+    assert tok.eos_ids == ref.eos_ids and tok.close_ids == ref.close_ids
+    assert chat(engine, "What is 2 + 3?", True) == chat(demo_engine, "What is 2 + 3?", True)
+    assert engine.max_model_len == 2048
+
+
+def test_length_finish_returns_exactly_max_tokens(engine):
+    [res] = engine.generate([GenRequest(chat(engine, "Write a long story about a dragon."), 9, GREEDY, 0)])
+    assert res.finish == "length"
+    assert len(res.token_ids) == 9
+    assert res.text == engine.tokenizer.decode(res.token_ids)
+
+
+def test_eos_finish_excludes_the_eos_token(engine):
+    [res] = engine.generate([GenRequest(chat(engine, "Say hello."), 64, GREEDY, 0)])
+    assert res.finish == "eos", res
+    assert 0 < len(res.token_ids) < 64
+    assert not set(res.token_ids) & engine.tokenizer.eos_ids
+
+
+def _reference(engine, n: int = 16) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    prompt = chat(engine, "Write a long story about a dragon.")
+    [ref] = engine.generate([GenRequest(prompt, n, GREEDY, 0)])
+    assert ref.finish == "length"
+    return prompt, ref.token_ids
+
+
+def test_stop_id_is_kept_and_ends_generation(engine):
+    prompt, ref = _reference(engine)
+    k = next(i for i in range(2, len(ref)) if ref[i] not in ref[:i])  # first occurrence of its id
+    [res] = engine.generate([GenRequest(prompt, 16, GREEDY, 0, stop_ids=(ref[k],))])
+    assert res.finish == "stop"
+    assert res.token_ids == ref[: k + 1]
+
+
+def test_stop_string_keeps_every_token_up_to_it(engine):
+    prompt, ref = _reference(engine)
+    tok = engine.tokenizer
+    full = tok.decode(ref)
+    # A stop string that first appears in the output only when token k is added.
+    k = next(i for i in range(3, len(ref)) if tok.decode(ref[i:i + 1]).strip() and tok.decode(ref[i:i + 1]) not in tok.decode(ref[:i]))
+    stop = tok.decode(ref[k:k + 1])
+    assert stop in full
+    [res] = engine.generate([GenRequest(prompt, 16, GREEDY, 0, stop_strings=(stop,))])
+    assert res.finish == "stop"
+    assert res.token_ids == ref[: k + 1]
+    assert res.text.endswith(stop)
+
+
+def test_continuing_from_a_cut_reproduces_the_rest(engine):
+    """A thinking phase cut at t tokens goes on from exactly those tokens: no re-tokenisation drift."""
+    prompt, ref = _reference(engine, 20)
+    [res] = engine.generate([GenRequest(prompt + ref[:7], 13, GREEDY, 0)])
+    assert res.token_ids == ref[7:20]
+
+
+def test_batch_keeps_request_order_and_matches_single_calls(engine):
+    texts = ["What is 7 + 5?", "Name a color.", "Write a long story about a dragon.", "Say hello."]
+    reqs = [GenRequest(chat(engine, t), n, GREEDY, 0) for t, n in zip(texts, (12, 5, 17, 64))]
+    batch = engine.generate(reqs)
+    assert [engine.generate([r])[0] for r in reqs] == batch
+    assert [len(r.token_ids) for r in batch[:3]] == [12, 5, 17] or any(r.finish != "length" for r in batch[:3])
+    assert engine.generate([]) == []
+
+
+def test_seed_fixes_a_sampled_result(engine):
+    prompt = chat(engine, "Write a long story about a dragon.")
+    a = engine.generate([GenRequest(prompt, 24, HOT, 1234), GenRequest(prompt, 24, HOT, 99)])
+    b = engine.generate([GenRequest(prompt, 24, HOT, 1234)])
+    assert a[0] == b[0]
+    greedy = engine.generate([GenRequest(prompt, 24, GREEDY, 0)])[0]
+    assert {a[0].token_ids, a[1].token_ids, greedy.token_ids} != {greedy.token_ids}, "sampling must vary"
+
+
+def test_budget_controller_runs_unchanged(engine):
+    """Elastic budgets on the engine: shared thinking cut at each budget equals running each budget from scratch."""
+    problems, _ = load_problems("arith", None, limit=4, options={"difficulty": 1, "count": 4, "seed": 0})
+    jobs = [Job(p, tuple(engine.tokenizer.chat_prompt_ids(p.prompt)), 0, (4, 16)) for p in problems]
+    shared = run_elastic(engine, jobs, BudgetContext(12, GREEDY, 0, share_thinking=True))
+    scratch = run_elastic(engine, jobs, BudgetContext(12, GREEDY, 0, share_thinking=False))
+    view = lambda out: {g.key: (g.thinking_tokens, g.solution_tokens, g.forced, g.thinking_text, g.solution_text)
+                        for g in out.generations}
+    assert view(shared) == view(scratch)
+    for g in shared.generations:
+        assert g.thinking_tokens <= g.thinking_budget and g.solution_tokens <= 12
+        assert g.forced == (g.thinking_finish == "length")
+    assert any(g.forced for g in shared.generations if g.thinking_budget == 4)

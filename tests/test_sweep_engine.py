@@ -1,0 +1,136 @@
+"""The elastic sweep on the real vLLM engine and the real demo model (SmolLM2-135M)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from evalkit.benchmarks import load_problems
+from evalkit.config import EngineSpec, SweepSpec
+from evalkit.reasoning.budget import BudgetContext, run_elastic
+from evalkit.reasoning.jobs import Job
+from evalkit.sweep import run_sweep
+from evalkit.types import Sampling
+
+pytestmark = pytest.mark.engine
+
+BUDGETS = (8, 16, 32)
+SOLUTION = 24
+GREEDY = Sampling(temperature=0.0, top_p=1.0)
+
+
+class Spy:
+    """Records every request the controller sends, then asks the real engine."""
+
+    def __init__(self, engine):
+        self.engine, self.calls = engine, []
+        self.tokenizer, self.max_model_len, self.name = engine.tokenizer, engine.max_model_len, engine.name
+
+    def generate(self, requests):
+        self.calls.append(list(requests))
+        return self.engine.generate(requests)
+
+    def identity(self):
+        return self.engine.identity()
+
+    def close(self):
+        pass
+
+
+def arith_jobs(engine, n=8):
+    problems, _ = load_problems("arith", None, limit=n, options={"difficulty": 1, "count": n, "seed": 0})
+    return [Job(p, tuple(engine.tokenizer.chat_prompt_ids(p.prompt)), 0, BUDGETS + (None,)) for p in problems]
+
+
+def test_budgets_forcing_and_solution_caps(demo_engine):
+    spy = Spy(demo_engine)
+    ctx = BudgetContext(solution_budget=SOLUTION, sampling=GREEDY, seed=0)
+    out = run_elastic(spy, arith_jobs(spy), ctx)
+    close = demo_engine.tokenizer.close_ids
+    assert len(out.generations) == 8 * 4
+    phase2 = {(tuple(r.prompt_ids)): r for r in spy.calls[-1]}
+    assert len(spy.calls) == 2, "shared thinking: one thinking call and one solution call"
+    for g in out.generations:
+        if g.thinking_budget is not None:
+            assert g.thinking_tokens <= g.thinking_budget
+        assert g.solution_tokens <= SOLUTION
+        if g.forced:
+            assert g.thinking_finish == "length" and g.extra["appended_tokens"] == len(close)
+    # Every forced sample's solution phase starts from its thinking followed by exactly `</think>`'s encoding.
+    forced = [g for g in out.generations if g.forced]
+    assert forced, "the tiny budgets must force some samples"
+    tok = demo_engine.tokenizer
+    tails = [p[-len(close):] for p in phase2]
+    assert sum(t == close for t in tails) >= len(forced)
+    for prompt in phase2:
+        assert len(prompt) + SOLUTION <= demo_engine.max_model_len
+
+
+def test_shared_and_unshared_thinking_agree_under_greedy(demo_engine):
+    jobs = arith_jobs(demo_engine)
+    shared = run_elastic(demo_engine, jobs, BudgetContext(SOLUTION, GREEDY, 0, share_thinking=True))
+    scratch = run_elastic(demo_engine, jobs, BudgetContext(SOLUTION, GREEDY, 0, share_thinking=False))
+    view = lambda out: {g.key: (g.thinking_tokens, g.solution_tokens, g.forced, g.thinking_text, g.solution_text) for g in out.generations}
+    a, b = view(shared), view(scratch)
+    assert a.keys() == b.keys()
+    differ = [k for k in a if a[k] != b[k]]
+    assert not differ, f"{len(differ)} of {len(a)} budget points differ, first: {differ[0]}: {a[differ[0]]} vs {b[differ[0]]}"
+    assert shared.generated_tokens < scratch.generated_tokens
+
+
+def test_sweep_writes_run_directory(demo_engine, tmp_path):
+    spec = SweepSpec(
+        name="demo", engine=EngineSpec(model="smollm2-demo"), benchmarks=("arith",), budgets=(8, 32),
+        solution_budget=SOLUTION, sampling=GREEDY, limit=6, out_root=str(tmp_path), unconstrained=True,
+    )
+    result = run_sweep(spec, engine=demo_engine)
+    run = tmp_path / "demo"
+    for name in ("run.json", "generations.jsonl", "grades.jsonl", "summary.csv", "thinking.jsonl",
+                 "plots/arith_accuracy_vs_tokens.png", "plots/arith_accuracy_vs_tokens.svg"):
+        assert (run / name).exists(), name
+    info = json.loads((run / "run.json").read_text())
+    assert info["versions"]["math-verify"] and info["engine"]["engine"] == "vllm"
+    assert info["datasets"]["arith"]["source"] == "generated"
+    lines = (run / "summary.csv").read_text().splitlines()
+    assert lines[0].startswith("benchmark,strategy,budget") and len(lines) == 1 + 3
+    assert [ln.split(",")[2] for ln in lines[1:]] == ["8", "32", "unconstrained"]
+    assert result.generated == 18 and result.graded == 18
+    # The same command again does nothing new.
+    again = run_sweep(spec, engine=demo_engine)
+    assert again.generated == 0 and len((run / "generations.jsonl").read_text().splitlines()) == 18
+
+
+def test_resume_after_kill_9(tmp_path):
+    """Kill a real `evalkit sweep` process group with SIGKILL mid-run; the same command finishes the job."""
+    cmd = [sys.executable, "-m", "evalkit", "sweep", "--benchmarks", "arith", "--arith-count", "24", "--budgets", "8,16,32",
+           "--solution-budget", "16", "--temperature", "0", "--batch-size", "2", "--max-model-len", "1024",
+           "--name", "killed", "--out", str(tmp_path)]
+    gens = tmp_path / "killed" / "generations.jsonl"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if gens.exists() and len(gens.read_text().splitlines()) >= 6:
+                break
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    before = len(gens.read_text().splitlines())
+    assert 0 < before < 72, before
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in gens.read_text().splitlines()]
+    keys = Counter((r["problem_id"], r["budget"]) for r in rows)
+    assert len(keys) == 24 * 3 and max(keys.values()) == 1, "every key exactly once"
+    grades = [json.loads(line) for line in (tmp_path / "killed" / "grades.jsonl").read_text().splitlines()]
+    assert {(g["problem_id"], g["budget"]) for g in grades} == set(keys)
+    assert (tmp_path / "killed" / "plots" / "arith_accuracy_vs_tokens.png").exists()
