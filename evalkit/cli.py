@@ -275,6 +275,10 @@ from evalkit import offload_cli as _offload_cli  # noqa: E402  (`offload-sim`, `
 
 _offload_cli.register(app)
 
+from evalkit import servecheck_cli as _servecheck_cli  # noqa: E402  (`serve-check`: light imports only)
+
+_servecheck_cli.register(app)
+
 
 def main() -> None:
     try:

@@ -165,7 +165,8 @@ class SweepSpec:
 
     def generation_fingerprint(self) -> dict[str, Any]:
         """The fields that change what a given (problem, sample, budget) generates. A resumed run must match
-        them exactly; budgets, benchmarks, limit and samples may grow between invocations."""
+        them exactly; budgets, benchmarks, limit, samples and benchmark selection options may change between
+        invocations (problem ids identify content: generated `arith` ids carry their difficulty and seed)."""
         return {
             "engine.kind": self.engine.kind,
             "engine.model": self.engine.model,
@@ -178,5 +179,4 @@ class SweepSpec:
             "sampling": asdict(self.sampling),
             "seed": self.seed,
             "prompts": dict(self.prompts),
-            "benchmark_options": dict(self.benchmark_options),
         }

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from evalkit.report import CellReport, Report
 
-ICON = {"REGRESSED": "❌", "MISSING": "⚠️", "UNDERPOWERED": "❔", "IMPROVED": "✅", "OK": "✅"}
+ICON = {"REGRESSED": "❌", "MISSING": "⚠️", "UNDERPOWERED": "❔", "IMPROVED": "📈", "OK": "✅"}
 STYLE = {"REGRESSED": "bold red", "MISSING": "yellow", "UNDERPOWERED": "yellow", "IMPROVED": "bold green", "OK": "green"}
 
 
