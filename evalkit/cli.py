@@ -296,9 +296,10 @@ def main() -> None:
     except Exception as e:  # click usage errors surface here with standalone_mode=False
         import click
 
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, (click.exceptions.Abort, typer.Abort)):
             sys.exit(130)
-        if isinstance(e, click.ClickException):
+        # typer >= 0.20 vendors click (typer._click): its usage errors are not click.ClickException instances
+        if isinstance(e, click.ClickException) or (callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int)):
             e.show()
             sys.exit(e.exit_code)
         raise

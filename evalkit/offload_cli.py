@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -122,15 +123,17 @@ def print_offload_summary(path: Path, title: str) -> None:
     if not rows:
         return
     r0 = rows[0]
-    t = Table(title=f"{title}: offload, latency simulated with {r0['profile']} ({r0['small_cost']} small, {r0['big_cost']} big)")
-    for col in ("benchmark", "policy", "samples", "pass@1", "95% CI", "offload", "tokens", "seq s", "pipe s",
-                "speedup vs big", "slowdown vs small"):
-        t.add_column(col, justify="left" if col in ("benchmark", "policy") else "right")
+    benches = sorted({r["benchmark"] for r in rows})
+    t = Table(title=f"{title} ({', '.join(benches)}, {r0['samples']} samples per policy): latency simulated with "
+                    f"{r0['profile']}, {r0['small_cost']} small / {r0['big_cost']} big; speedups pipelined",
+              box=box.SIMPLE_HEAD)
+    for col in ("policy", "pass@1 (95% CI)", "big %", "tok", "seq s", "pipe s", "vs big", "vs small"):
+        t.add_column(col, justify="left" if col == "policy" else "right", no_wrap=True)
     for r in rows:
         t.add_row(
-            r["benchmark"], r["policy"], r["samples"], f"{100 * float(r['pass1']):.1f}%",
-            f"[{100 * float(r['pass1_low']):.1f}, {100 * float(r['pass1_high']):.1f}]",
-            f"{100 * float(r['offload_ratio']):.1f}%", f"{float(r['mean_total_tokens']):.0f}",
+            (f"{r['benchmark']}/" if len(benches) > 1 else "") + r["policy"],
+            f"{100 * float(r['pass1']):.1f} [{100 * float(r['pass1_low']):.0f},{100 * float(r['pass1_high']):.0f}]",
+            f"{100 * float(r['offload_ratio']):.1f}", f"{float(r['mean_total_tokens']):.0f}",
             f"{float(r['latency_seq_s']):.3g}", f"{float(r['latency_pipe_s']):.3g}",
             f"{float(r['speedup_vs_big_pipe']):.2f}x", f"{float(r['slowdown_vs_small_pipe']):.2f}x",
         )

@@ -198,9 +198,16 @@ def compare_cell(base: CellOutcomes, cand: CellOutcomes, t: Thresholds) -> CellR
 
 def _missing(cell: CellOutcomes) -> CellReport:
     nan = float("nan")
-    return CellReport(cell.benchmark, cell.strategy, cell.budget, cell.thinking_budget, 0, len(cell.problems), 0,
-                      float(np.mean([o.score for o in cell.problems.values()])) if cell.problems else nan, nan, nan, nan, nan, nan,
-                      nan, nan, nan, nan, nan, {}, "MISSING", "in the baseline, absent from the candidate run")
+    probs = list(cell.problems.values())
+    return CellReport(
+        benchmark=cell.benchmark, strategy=cell.strategy, budget=cell.budget, thinking_budget=cell.thinking_budget,
+        paired=0, baseline_only=len(probs), candidate_only=0,
+        baseline_pass1=float(np.mean([o.score for o in probs])) if probs else nan, candidate_pass1=nan,
+        delta=nan, delta_low=nan, delta_high=nan, p_value=nan,
+        baseline_tokens=float(np.mean([o.mean_tokens for o in probs])) if probs else nan, candidate_tokens=nan,
+        token_delta=nan, token_delta_low=nan, token_delta_high=nan, pass_at_k={},
+        verdict="MISSING", reason="in the baseline, absent from the candidate run",
+    )
 
 
 def build_report(base: RunOutcomes, cand: RunOutcomes, t: Thresholds = Thresholds(), allow_mismatch: bool = False) -> Report:

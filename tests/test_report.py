@@ -210,11 +210,13 @@ def test_pass_at_k_next_to_pass_at_1(tmp_path):
 
 @pytest.mark.parametrize("args, needle", [
     (("nope", "nope2"), "not found"),
-    (("--max-drop", "2"), "--max-drop 2.0 must be an accuracy fraction"),
+    (("BASE", "SAME", "--max-drop", "2"), "--max-drop 2.0 must be an accuracy fraction"),
+    (("BASE",), "Missing argument"),  # a usage error must not read as exit 1 (= REGRESSED) in CI
+    (("BASE", "SAME", "--no-such-flag"), "No such option"),
 ])
 def test_bad_input_exits_2(monkeypatch, tmp_path, capsys, runs, args, needle):
-    argv = ["report", *args] if args[0] == "nope" else ["report", runs["base"], runs["same"], *args]
-    assert run_cli(monkeypatch, *argv) == 2
+    argv = [{"BASE": runs["base"], "SAME": runs["same"]}.get(a, a) for a in args]
+    assert run_cli(monkeypatch, "report", *argv) == 2
     assert needle in capsys.readouterr().err
 
 

@@ -293,7 +293,7 @@ class OpenAIEngine:
             if not self.retokenised:
                 self.retokenised = True
                 self.log("the server returns no token ids: evalkit re-tokenises its text, which can drift at budget "
-                         "cuts (use a server that supports return_token_ids, e.g. vLLM >= 0.10)")
+                         "cuts (use a server that supports return_token_ids, e.g. a recent vLLM)")
             ids = self.tokenizer.encode(c.get("text") or "")
         ids = [int(i) for i in ids]
         reason = c.get("finish_reason")

@@ -157,7 +157,7 @@ def _check_round_trip(conn: JsonConnection, rep: ServerReport, tok: ChatTokenize
     ids = choice.get("token_ids")
     if ids is None:
         rep.add("round trip", "skip", "the server returns no token ids: evalkit re-tokenises its text, which can "
-                                      "drift at budget cuts (vLLM >= 0.10 returns them)")
+                                      "drift at budget cuts (a recent vLLM returns them with return_token_ids)")
         return
     rep.returns_token_ids = True
     ids = [i for i in ids if i not in tok.eos_ids]

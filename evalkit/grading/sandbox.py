@@ -69,9 +69,9 @@ class Limits:
         return self.wall_seconds if self.wall_seconds is not None else 2.0 * self.cpu_seconds + 2.0
 
     def rlimits(self) -> list[int]:
-        """What the harness applies before model code runs: CPU seconds (soft; hard is one more), address space,
+        """What the harness applies before model code runs: CPU seconds (soft, SIGXCPU; hard is one more), address space,
         file size, open files, processes. The CPU rlimit is a backstop: time_limit is judged from measured CPU."""
-        return [int(math.ceil(self.cpu_seconds)) + 1, int(self.memory_bytes), int(self.file_bytes),
+        return [max(1, int(math.ceil(self.cpu_seconds))), int(self.memory_bytes), int(self.file_bytes),
                 int(self.open_files), int(self.processes)]
 
 

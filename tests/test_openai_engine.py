@@ -1,0 +1,303 @@
+"""The openai engine's control logic against small fake OpenAI-compatible servers (stdlib HTTP, char-level model):
+wire format, finish mapping, retries with backoff, 4xx errors, load sharing and failover when a replica dies.
+
+The same engine against real vLLM servers is tested in test_openai_server.py and test_engine_contract.py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import evalkit.engines.openai as openai_mod
+from evalkit.config import EngineSpec
+from evalkit.engines.base import ChatTokenizer
+from evalkit.engines.http import Endpoint
+from evalkit.engines.openai import OpenAIEngine
+from evalkit.errors import EvalkitError
+from evalkit.types import GenRequest, Sampling
+from fakes import EOS, CharTokenizer, FakeEngine
+
+GREEDY = Sampling(temperature=0.0, top_p=1.0)
+
+
+def respond(prompt: str) -> str:
+    """The fake model: echoes the last word of the prompt three times, then ends."""
+    word = prompt.split()[-1] if prompt.split() else "x"
+    return f"{word} {word} {word}."
+
+
+class FakeServer:
+    """An OpenAI-compatible completions server in a thread. `fail_next` holds HTTP statuses to answer before
+    serving normally; `die_after` makes it crash (drop the connection, stop listening) on that completion."""
+
+    def __init__(self, model_id: str = "fake-model", delay: float = 0.0, tokenize_shift: int = 0, return_ids: bool = True) -> None:
+        self.model = FakeEngine(respond)
+        self.model_id, self.delay = model_id, delay
+        self.die_after: int | None = None
+        self.tokenize_shift, self.return_ids = tokenize_shift, return_ids
+        self.fail_next: list[int] = []
+        self.bodies: list[dict] = []
+        self.served = 0
+        self.active = self.peak = 0
+        self.dead = False
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if not self.dead:
+            self.dead = True
+            threading.Thread(target=lambda: (self.httpd.shutdown(), self.httpd.server_close()), daemon=True).start()
+
+    def complete(self, body: dict) -> dict:
+        req = GenRequest(tuple(body["prompt"]), body["max_tokens"], Sampling(body["temperature"], body.get("top_p", 1.0)),
+                         body.get("seed", 0), tuple(body.get("stop_token_ids", ())), tuple(body.get("stop", ())))
+        res = self.model.generate([req])[0]
+        ids = list(res.token_ids)
+        if res.finish == "eos":
+            finish, stop_reason, ids = "stop", None, ids + [EOS]  # vLLM returns the EOS id and reports no reason
+        elif res.finish == "stop":
+            finish = "stop"
+            stop_reason = ids[-1] if ids[-1] in req.stop_ids else next(s for s in req.stop_strings if res.text.endswith(s))
+        else:
+            finish, stop_reason = "length", None
+        choice = {"index": 0, "text": res.text, "finish_reason": finish, "stop_reason": stop_reason}
+        if self.return_ids:
+            choice["token_ids"] = ids
+        return {"choices": [choice]}
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, payload) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path == "/health":
+                    self._send(200, {})
+                elif self.path == "/v1/models":
+                    self._send(200, {"data": [{"id": server.model_id, "root": f"/models/{server.model_id}", "max_model_len": 4096}]})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/tokenize":
+                    self._send(200, {"tokens": [ord(c) + server.tokenize_shift for c in body["prompt"]]})
+                    return
+                with server.lock:
+                    server.bodies.append(body)
+                    status = server.fail_next.pop(0) if server.fail_next else 200
+                    server.active += 1
+                    server.peak = max(server.peak, server.active)
+                    crash = server.die_after is not None and server.served >= server.die_after
+                try:
+                    time.sleep(server.delay)
+                    if crash:  # a killed process: the connection drops without an answer, the port closes
+                        server.stop()
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        self.close_connection = True
+                        return
+                    if status != 200:
+                        self._send(status, {"error": {"message": f"injected {status}", "code": status}})
+                        return
+                    out = server.complete(body)
+                    with server.lock:
+                        server.served += 1
+                    self._send(200, out)
+                finally:
+                    with server.lock:
+                        server.active -= 1
+
+        return Handler
+
+
+@pytest.fixture
+def servers():
+    made: list[FakeServer] = []
+
+    def make(**kw) -> FakeServer:
+        made.append(FakeServer(**kw))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.stop()
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch):
+    monkeypatch.setattr(openai_mod, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(openai_mod, "PROBE_TIMEOUT", 1.0)
+
+
+def engine_for(*srvs: FakeServer, logs: list | None = None, **kw) -> OpenAIEngine:
+    spec = EngineSpec(kind="openai", model="fake-model", endpoints=tuple(s.url for s in srvs), **kw)
+    log = logs.append if logs is not None else (lambda m: None)
+    return OpenAIEngine(spec, log=log, tokenizer=ChatTokenizer(CharTokenizer()))
+
+
+def requests(engine: OpenAIEngine, n: int, max_tokens: int = 40) -> list[GenRequest]:
+    return [GenRequest(tuple(engine.tokenizer.encode(f"say word{i}")), max_tokens, GREEDY, i) for i in range(n)]
+
+
+def expected(reqs: list[GenRequest]):
+    return FakeEngine(respond).generate(reqs)
+
+
+def test_wire_format_is_token_level(servers):
+    srv = servers()
+    eng = engine_for(srv)
+    tok = eng.tokenizer
+    req = GenRequest(tuple(tok.encode("a b stop")), 7, Sampling(0.6, 0.9, 20), 42, stop_ids=(ord("!"),), stop_strings=("</think>",))
+    eng.generate([req])
+    body = srv.bodies[-1]
+    assert body["prompt"] == list(req.prompt_ids) and body["max_tokens"] == 7 and body["seed"] == 42
+    assert body["stop_token_ids"] == [ord("!")] and body["stop"] == ["</think>"]
+    assert body["return_token_ids"] is True and body["include_stop_str_in_output"] is True
+    assert body["skip_special_tokens"] is False and body["model"] == "fake-model"
+    assert (body["temperature"], body["top_p"], body["top_k"]) == (0.6, 0.9, 20)
+    assert eng.max_model_len == 4096
+
+
+def test_finish_reasons_map_like_the_in_process_engine(servers):
+    eng = engine_for(servers())
+    tok = eng.tokenizer
+    p = tuple(tok.encode("say cat"))
+    eos, length, stop_id, stop_str = eng.generate([
+        GenRequest(p, 100, GREEDY, 0), GenRequest(p, 5, GREEDY, 0),
+        GenRequest(p, 100, GREEDY, 0, stop_ids=(ord(" "),)), GenRequest(p, 100, GREEDY, 0, stop_strings=("t c",)),
+    ])
+    assert (eos.finish, eos.text) == ("eos", "cat cat cat.") and EOS not in eos.token_ids
+    assert (length.finish, length.text, len(length.token_ids)) == ("length", "cat c", 5)
+    assert (stop_id.finish, stop_id.text) == ("stop", "cat ")
+    assert (stop_str.finish, stop_str.text) == ("stop", "cat c")
+    assert [r.token_ids for r in (eos, length, stop_id, stop_str)] == [r.token_ids for r in expected(
+        [GenRequest(p, 100, GREEDY, 0), GenRequest(p, 5, GREEDY, 0),
+         GenRequest(p, 100, GREEDY, 0, stop_ids=(ord(" "),)), GenRequest(p, 100, GREEDY, 0, stop_strings=("t c",))])]
+
+
+def test_results_keep_request_order_under_concurrency(servers):
+    srv = servers(delay=0.05)
+    eng = engine_for(srv, concurrency=4)
+    reqs = requests(eng, 16)
+    t0 = time.monotonic()
+    assert eng.generate(reqs) == expected(reqs)
+    assert srv.peak == 4, "requests in flight per endpoint are bounded by --concurrency"
+    assert time.monotonic() - t0 < 16 * 0.05, "requests ran concurrently"
+
+
+def test_5xx_and_429_are_retried(servers):
+    srv = servers()
+    eng = engine_for(srv)
+    before = len(srv.bodies)
+    srv.fail_next = [503, 500, 429]
+    reqs = requests(eng, 1)
+    assert eng.generate(reqs) == expected(reqs)
+    assert len(srv.bodies) - before == 4  # three failures, then the answer
+    assert eng.stats()[0].failed == 3 and eng.stats()[0].alive
+
+
+def test_retries_run_out_with_a_clear_error(servers):
+    srv = servers()
+    eng = engine_for(srv, retries=2)
+    srv.fail_next = [502] * 10
+    with pytest.raises(EvalkitError, match=r"failed 3 times.*HTTP 502.*rerun the same command"):
+        eng.generate(requests(eng, 1))
+
+
+def test_4xx_fails_at_once_without_retries(servers):
+    srv = servers()
+    eng = engine_for(srv)
+    before = len(srv.bodies)
+    srv.fail_next = [400, 400, 400]
+    with pytest.raises(EvalkitError, match=r"rejected a completion request \(HTTP 400: injected 400\)"):
+        eng.generate(requests(eng, 1))
+    assert len(srv.bodies) - before == 1
+
+
+def test_replicas_share_the_load(servers):
+    a, b = servers(delay=0.02), servers(delay=0.02)
+    eng = engine_for(a, b, concurrency=2)
+    reqs = requests(eng, 24)
+    assert eng.generate(reqs) == expected(reqs)
+    done = [s.completed for s in eng.stats()]
+    assert sum(done) == 24 and min(done) >= 6, done
+
+
+def test_a_replica_dying_mid_call_loses_nothing(servers):
+    a, b = servers(delay=0.03), servers(delay=0.03)
+    logs: list[str] = []
+    eng = engine_for(a, b, concurrency=3, logs=logs)
+    b.die_after = b.served + 3  # after the start-up check, three answers, then a crash with requests in flight
+    reqs = requests(eng, 30)
+    assert eng.generate(reqs) == expected(reqs)
+    sa, sb = eng.stats()
+    assert not sb.alive and sb.completed >= 3 and sb.failed >= 1
+    assert sa.completed + sb.completed == 30 and sa.alive
+    assert eng.requeued >= 1
+    assert any("taken out of rotation" in m for m in logs)
+    # The next call does not wait for the dead replica.
+    t0 = time.monotonic()
+    assert eng.generate(reqs[:4]) == expected(reqs[:4])
+    assert time.monotonic() - t0 < 2.0
+
+
+def test_no_endpoint_left_is_an_error(servers):
+    a = servers()
+    eng = engine_for(a)
+    a.die_after = 0
+    with pytest.raises(EvalkitError, match="no endpoint is answering.*restart the server"):
+        eng.generate(requests(eng, 3))
+
+
+def test_start_up_checks_model_and_tokenizer(servers):
+    with pytest.raises(EvalkitError, match=r"model check failed: serves other-model, but the run expects 'fake-model'"):
+        engine_for(servers(model_id="other-model"))
+    with pytest.raises(EvalkitError, match=r"tokenizer check failed.*--tokenizer"):
+        engine_for(servers(tokenize_shift=1))
+    with pytest.raises(EvalkitError, match=r"reachable check failed.*Connection refused"):
+        OpenAIEngine(EngineSpec(kind="openai", model="fake-model", endpoints=("127.0.0.1:1",)),
+                     tokenizer=ChatTokenizer(CharTokenizer()))
+
+
+def test_server_without_token_ids_falls_back_to_retokenising(servers):
+    logs: list[str] = []
+    eng = engine_for(servers(return_ids=False), logs=logs)
+    reqs = requests(eng, 2)
+    assert eng.generate(reqs) == expected(reqs)
+    assert eng.retokenised and any("re-tokenises" in m for m in logs)
+
+
+def test_endpoint_parsing_and_spec_errors():
+    assert Endpoint.parse("127.0.0.1:8000").url == "http://127.0.0.1:8000"
+    assert Endpoint.parse("http://host:9/v1/").url == "http://host:9"
+    gw = Endpoint.parse("https://gw.example/llm/v1")
+    assert (gw.url, gw.prefix, gw.port) == ("https://gw.example:443/llm", "/llm", 443)
+    with pytest.raises(EvalkitError, match="not an http"):
+        Endpoint.parse("ftp://x")
+    with pytest.raises(EvalkitError, match="--engine openai needs --endpoint"):
+        EngineSpec(kind="openai")
+    with pytest.raises(EvalkitError, match="only applies to --engine openai"):
+        EngineSpec(kind="vllm", endpoints=("http://x:1",))
+    with pytest.raises(EvalkitError, match="lists a server twice"):
+        OpenAIEngine(EngineSpec(kind="openai", endpoints=("x:1", "http://x:1/v1")), tokenizer=ChatTokenizer(CharTokenizer()))
