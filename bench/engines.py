@@ -146,6 +146,7 @@ def main() -> None:
     ap.add_argument("--max-model-len", type=int, default=2048)
     ap.add_argument("--engines", default="vllm,openai,hf")
     ap.add_argument("--hf-batch", type=int, default=16)
+    ap.add_argument("--hf-threads", type=int, default=None, help="torch threads for hf (default: torch's choice)")
     args = ap.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
@@ -189,7 +190,12 @@ def main() -> None:
         finally:
             stop_server(proc)
     if "hf" in engines:
+        import torch
+
         from evalkit.engines.hf import HFEngine
+
+        if args.hf_threads:
+            torch.set_num_threads(args.hf_threads)
 
         spec = replace(base, engine=EngineSpec(kind="hf", model=args.model, max_model_len=args.max_model_len,
                                                concurrency=args.hf_batch))

@@ -90,6 +90,9 @@ def sweep(
     arith_difficulty: int = typer.Option(1, "--arith-difficulty", min=1, max=5, help="Built-in arith benchmark: 1 (easy) to 5."),
     arith_count: int = typer.Option(50, "--arith-count", min=1, help="Built-in arith benchmark: number of problems."),
     arith_seed: int = typer.Option(0, "--arith-seed", help="Built-in arith benchmark: generator seed."),
+    since: Optional[str] = typer.Option(None, "--since", help="livecodebench/codeforces: contests on or after YYYY-MM-DD."),
+    until: Optional[str] = typer.Option(None, "--until", help="livecodebench/codeforces: contests on or before YYYY-MM-DD."),
+    lcb_version: Optional[str] = typer.Option(None, "--lcb-version", help="livecodebench release: release_v1..release_v6, release_latest, v1..v6."),
 ) -> None:
     """Run a model over benchmarks at several thinking budgets, grade, summarise and plot.
 
@@ -122,7 +125,10 @@ def sweep(
         share_thinking=share_thinking,
         prompts=_prompts(prompt),
         data_dir=data_dir,
-        benchmark_options={"difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed},
+        benchmark_options={
+            "difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed,
+            **{k: v for k, v in (("since", since), ("until", until), ("lcb_version", lcb_version)) if v},
+        },
         batch_size=batch_size,
         grade_timeout=grade_timeout,
         grade_workers=grade_workers,
@@ -278,6 +284,10 @@ _offload_cli.register(app)
 from evalkit import servecheck_cli as _servecheck_cli  # noqa: E402  (`serve-check`: light imports only)
 
 _servecheck_cli.register(app)
+
+from evalkit.grading import rating_cli as _rating_cli  # noqa: E402  (`codeforces-rating`: light imports only)
+
+_rating_cli.register(app)
 
 
 def main() -> None:

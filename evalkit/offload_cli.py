@@ -41,7 +41,7 @@ def offload_sim(
     prompt: List[str] = typer.Option([], "--prompt", help="Prompt template with {problem}; 'bench=TEMPLATE' for one benchmark."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EVALKIT_DATA_DIR", help="Folder with local benchmark files."),
     name: Optional[str] = typer.Option(None, "--name", help="Run name; default offload_<small>_<big>_<benchmarks>. Same name = resume."),
-    out_root: str = typer.Option("results", "--out", help="Root folder for run directories (with --from-run: where to write the summary; default the run)."),
+    out_root: Optional[str] = typer.Option(None, "--out", help="Root folder for run directories (default results); with --from-run, a folder for the re-simulated summary and plots (default: the run)."),
     engine: str = typer.Option("vllm", "--engine", help="Engine: vllm (in-process)."),
     max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="Context limit for both models."),
     gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", help="vLLM memory share per model (two models: 0.45 each)."),
@@ -61,7 +61,7 @@ def offload_sim(
     Re-simulate: evalkit offload-sim --from-run results/NAME --profile my-profile.json
     """
     if from_run is not None:
-        _resimulate(from_run, profile, small_cost, big_cost, None if out_root == "results" else Path(out_root))
+        _resimulate(from_run, profile, small_cost, big_cost, Path(out_root) if out_root else None)
         return
     from evalkit.cli import _prompts, _slug, _split
     from evalkit.config import EngineSpec, parse_budget
@@ -83,7 +83,7 @@ def offload_sim(
         span=span, span_cap=span_cap, open_tag=open_tag, close_tag=close_tag, samples=samples,
         sampling=Sampling(temperature=temperature, top_p=top_p), seed=seed, limit=limit, prompts=_prompts(prompt),
         data_dir=data_dir, benchmark_options={"difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed},
-        batch_size=batch_size, grade_timeout=grade_timeout, grade_workers=grade_workers, out_root=out_root,
+        batch_size=batch_size, grade_timeout=grade_timeout, grade_workers=grade_workers, out_root=out_root or "results",
         profiles=tuple(profile) or ("splitreason-a6000",), small_cost=small_cost, big_cost=big_cost,
     )
     result = run_offload_sweep(spec, console)
@@ -124,10 +124,10 @@ def print_offload_summary(path: Path, title: str) -> None:
         return
     r0 = rows[0]
     benches = sorted({r["benchmark"] for r in rows})
-    t = Table(title=f"{title} ({', '.join(benches)}, {r0['samples']} samples per policy): latency simulated with "
-                    f"{r0['profile']}, {r0['small_cost']} small / {r0['big_cost']} big; speedups pipelined",
+    t = Table(title=f"{title} ({', '.join(benches)}, {r0['samples']} samples per policy): 95 % CI; latency simulated with "
+                    f"{r0['profile']}, {r0['small_cost']} small / {r0['big_cost']} big; pipelined speedup vs big only, slowdown vs small only",
               box=box.SIMPLE_HEAD)
-    for col in ("policy", "pass@1 (95% CI)", "big %", "tok", "seq s", "pipe s", "vs big", "vs small"):
+    for col in ("policy", "pass@1 [CI]", "big%", "tok", "seq s", "pipe s", "vs big", "/small"):
         t.add_column(col, justify="left" if col == "policy" else "right", no_wrap=True)
     for r in rows:
         t.add_row(

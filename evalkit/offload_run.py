@@ -175,7 +175,7 @@ def build_engines(spec: OffloadSpec, console: Console) -> tuple[Engine, Engine]:
 
 
 def precheck_tokenizers(small_model: str, big_model: str) -> None:
-    """Compare the two tokenizers before loading any weights, when transformers can read both."""
+    """Compare the two tokenizers before loading any weights (a 32B model takes minutes), when both are on disk."""
     if small_model == big_model:
         return
     try:
@@ -184,8 +184,9 @@ def precheck_tokenizers(small_model: str, big_model: str) -> None:
         from evalkit.engines.base import ChatTokenizer
         from evalkit.engines.models import resolve_model
 
-        a = ChatTokenizer(AutoTokenizer.from_pretrained(resolve_model(small_model, lambda m: None))).fingerprint()
-        b = ChatTokenizer(AutoTokenizer.from_pretrained(resolve_model(big_model, lambda m: None))).fingerprint()
+        # Local files only (a directory, or the hub cache): no network here, the engines check once loaded.
+        a = ChatTokenizer(AutoTokenizer.from_pretrained(resolve_model(small_model, lambda m: None), local_files_only=True)).fingerprint()
+        b = ChatTokenizer(AutoTokenizer.from_pretrained(resolve_model(big_model, lambda m: None), local_files_only=True)).fingerprint()
     except EvalkitError:
         raise
     except Exception:

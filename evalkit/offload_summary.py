@@ -171,15 +171,21 @@ def plot_offload(rows: Sequence[OffloadRow], out_dir: Path, title: str) -> list[
                 ys = [100 * r.pass1 for r in ordered]
                 err = [[100 * (r.pass1 - r.pass1_low) for r in ordered], [100 * (r.pass1_high - r.pass1) for r in ordered]]
                 ax.errorbar(xs, ys, yerr=err, fmt=style, capsize=3, label=name or None)
+                if name == "sequential":
+                    continue  # one set of labels per figure
+                # Policies that land on the same point (e.g. none and learned when no tag was written) share a label.
+                labels: dict[tuple[float, float], list[str]] = defaultdict(list)
                 for r, x, y in zip(ordered, xs, ys):
-                    ax.annotate(r.policy, (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8)
+                    labels[(round(x, 6), round(y, 6))].append(r.policy)
+                for i, ((x, y), names) in enumerate(labels.items()):  # staggered: neighbours stay readable
+                    ax.annotate(", ".join(names), (x, y), textcoords="offset points", xytext=(4, 6 + 11 * (i % 3)), fontsize=8)
             if kind == "latency":
                 ax.set_xlabel(f"simulated latency per sample (s), {profile}")
                 ax.legend(fontsize=8)
-                ax.set_title(f"{bench}: accuracy vs simulated latency ({title})")
+                ax.set_title(f"{bench}: accuracy vs simulated latency\n{title}", fontsize=10)
             else:
                 ax.set_xlabel("measured offload ratio (% of generated tokens written by the big model)")
-                ax.set_title(f"{bench}: accuracy vs offload ratio ({title})")
+                ax.set_title(f"{bench}: accuracy vs offload ratio\n{title}", fontsize=10)
             ax.set_ylabel("pass@1 (%), 95% bootstrap CI")
             ax.grid(alpha=0.3)
             fig.tight_layout()

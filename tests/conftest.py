@@ -48,8 +48,14 @@ def vllm_servers(tmp_path_factory):
 @pytest.fixture(scope="session")
 def hf_engine():
     """The transformers engine on the demo model (CPU), built once per session."""
+    import torch
+
     from evalkit.config import EngineSpec
     from evalkit.engines.hf import HFEngine
+
+    # The CI box has 2 cores shared with vLLM's processes: torch's spinning thread pool then loses most of its
+    # time waiting (measured 10x slower prefill with 2 threads than with 1).
+    torch.set_num_threads(1)
 
     engine = HFEngine(EngineSpec(kind="hf", model="smollm2-demo", max_model_len=2048))
     yield engine

@@ -104,8 +104,14 @@ def test_batch_keeps_request_order_and_matches_single_calls(engine):
     texts = ["What is 7 + 5?", "Name a color.", "Write a long story about a dragon.", "Say hello."]
     reqs = [GenRequest(chat(engine, t), n, GREEDY, 0) for t, n in zip(texts, (12, 5, 17, 64))]
     batch = engine.generate(reqs)
-    assert [engine.generate([r])[0] for r in reqs] == batch
-    assert [len(r.token_ids) for r in batch[:3]] == [12, 5, 17] or any(r.finish != "length" for r in batch[:3])
+    single = [engine.generate([r])[0] for r in reqs]
+    # vLLM's kernels are not batch-invariant (bf16 on CPU): a near-tie may break differently inside a batch, so
+    # order is checked by each result's own length and opening, not by exact equality with single calls.
+    for i, (b, s) in enumerate(zip(batch, single)):
+        assert b.token_ids[:4] == s.token_ids[:4], i
+        assert b.finish == "length" and len(b.token_ids) == reqs[i].max_tokens or b.finish != "length", i
+    assert [len(b.token_ids) for b in batch[:3]] == [12, 5, 17]
+    assert batch[3].finish == "eos"
     assert engine.generate([]) == []
 
 

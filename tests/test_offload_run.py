@@ -142,3 +142,38 @@ def test_resimulate_from_files_and_grade_with_the_sweep_command(tmp_path):
 
     regrade = evalkit("grade", str(s.run_dir), "--regrade")
     assert regrade.returncode == 0, regrade.stderr
+
+
+def test_one_engine_is_built_when_both_roles_name_the_same_model(tmp_path, monkeypatch):
+    import evalkit.offload_run as offload_run
+    from rich.console import Console
+
+    built = []
+
+    def fake_build(spec):
+        built.append(spec)
+        return FakeEngine(model("a", False), name=spec.model)
+
+    monkeypatch.setattr(offload_run, "build_engine", fake_build)
+    same = spec(tmp_path, big=EngineSpec(model="fake-small"))
+    small, big = offload_run.build_engines(same, Console(quiet=True))
+    assert small is big and len(built) == 1
+    small, big = offload_run.build_engines(spec(tmp_path), Console(quiet=True))
+    assert small is not big and [s.gpu_memory_utilization for s in built[1:]] == [0.45, 0.45]
+
+
+def test_different_tokenizers_on_disk_are_refused_before_any_weights_load(tmp_path):
+    """The demo model's real tokenizer against a copy with one token added (as a tag-trained model might have)."""
+    from transformers import AutoTokenizer
+
+    from evalkit.engines.models import demo_model_dir
+    from evalkit.offload_run import precheck_tokenizers
+
+    if not (demo_model_dir() / "config.json").exists():
+        pytest.skip("demo model not built (evalkit demo-model)")
+    tok = AutoTokenizer.from_pretrained(str(demo_model_dir()))
+    precheck_tokenizers("smollm2-demo", str(demo_model_dir()))  # the same tokenizer by two names: fine
+    tok.add_tokens(["<bigmodel>"])
+    tok.save_pretrained(tmp_path / "other")
+    with pytest.raises(EvalkitError, match="different tokenizers"):
+        precheck_tokenizers("smollm2-demo", str(tmp_path / "other"))

@@ -320,3 +320,17 @@ def test_summary_adherence_columns():
     el = summ[("elastic", "16")]
     used = [g.total_tokens / 36 for g in out.generations if g.strategy == "elastic" and g.budget == "16"]
     assert el.budget_tokens == 36 and el.mean_budget_use == pytest.approx(sum(used) / len(used))
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--strategy", "elastic,vanilla"], "unknown strategy 'vanilla'"),
+    (["--strategy", "s1", "--min-thinking", "lots"], "budget 'lots'"),
+    (["--strategy", "prompt", "--prompt-cap", "0.5"], "--prompt-cap must be >= 1"),
+])
+def test_cli_rejects_bad_strategy_flags_before_any_work(tmp_path, flags, message):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "evalkit", "sweep", "--budgets", "16", "--out", str(tmp_path), *flags],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and message in done.stderr and not any(tmp_path.iterdir())

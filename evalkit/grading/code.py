@@ -26,7 +26,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Sequence
+from typing import Sequence
 
 from evalkit.grading.sandbox import Isolation, Limits, RunRequest, RunResult, Sandbox, Scheduler
 from evalkit.types import Problem, TestCase, Verdict

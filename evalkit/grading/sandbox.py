@@ -57,7 +57,9 @@ class Limits:
     """Per-run limits. `cpu_seconds` is the judged time limit; the wall clock gets slack for a loaded machine."""
 
     cpu_seconds: float = 6.0
-    wall_seconds: float | None = None  # None: 2 x cpu + 2 s
+    # None: 3 x cpu + 5 s. Generous on purpose: on a loaded machine a program can wait long for a core; CPU-bound
+    # programs are stopped by the CPU limit, so only sleeping or blocked ones ever wait for the wall clock.
+    wall_seconds: float | None = None
     memory_bytes: int = 2 << 30  # address space
     output_bytes: int = 32 << 20  # stdout read from the program; more is "output limit exceeded"
     file_bytes: int = 16 << 20  # largest file the program may write
@@ -66,7 +68,7 @@ class Limits:
 
     @property
     def wall(self) -> float:
-        return self.wall_seconds if self.wall_seconds is not None else 2.0 * self.cpu_seconds + 2.0
+        return self.wall_seconds if self.wall_seconds is not None else 3.0 * self.cpu_seconds + 5.0
 
     def rlimits(self) -> list[int]:
         """What the harness applies before model code runs: CPU seconds (soft, SIGXCPU; hard is one more), address space,
@@ -148,7 +150,8 @@ class Sandbox:
         self.binds = python_binds()
         self.site = site_paths()
         self.unshare = shutil.which("unshare", path="/usr/bin:/bin:/usr/sbin:/sbin:" + os.environ.get("PATH", ""))
-        self._uid_offset = (os.getpid() % 100_000) * 64
+        # uid of parallel slot k is uid_base + k; distinct per grading process so concurrent graders do not share
+        self.uid_base = _UID_BASE + (os.getpid() % 100_000) * 64
         self.why_none = ""
         self.isolation: Isolation = self._probe() if isolation == "auto" else isolation
         if self.isolation == "none" and isolation == "auto":
@@ -299,7 +302,7 @@ class Scheduler:
     def _start(self, req: RunRequest, slot: int) -> None:
         sb = self.sb
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=sb.base))
-        uid = _UID_BASE + sb._uid_offset + slot if sb.isolation == "namespaces" else None
+        uid = sb.uid_base + slot if sb.isolation == "namespaces" else None
         for name, content in req.files.items():
             path = run_dir / name
             data = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content

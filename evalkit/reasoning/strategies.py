@@ -6,8 +6,8 @@ What the number in a budget label ("16", "1k") means, per strategy:
 - `elastic` (evalkit.reasoning.budget): t = thinking tokens; at t evalkit appends `</think>`, then the solution
   gets its own s = --solution-budget tokens. Allowance: t + s.
 - `truncate` (Elastic Reasoning's "vanilla budgeting"): B = total generated tokens, thinking and answer
-  together. Nothing is appended or forced: when B runs out, the output is whatever was written so far.
-  Rows carry B in `thinking_budget` and None in `solution_budget`. Allowance: B.
+  together. Nothing is appended: when B runs out, the output is whatever was written so far (`forced` then
+  marks that the cap cut it). Rows carry B in `thinking_budget` and None in `solution_budget`. Allowance: B.
 - `s1` (budget forcing, s1: Simple test-time scaling, arXiv 2501.19393): t = thinking tokens as they stand in
   the sequence, i.e. the model's thinking tokens plus the "Wait" tokens evalkit inserted. At t evalkit appends
   `</think>` and s1's cue "Final Answer:", then the solution gets s tokens. Before --min-thinking such tokens,

@@ -21,6 +21,7 @@ same model written plainly, one sample at a time, and serves as its reference.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -114,28 +115,31 @@ class SegmentTable:
     def from_rows(cls, rows: Iterable[dict[str, Any]]) -> "SegmentTable":
         """From generations.jsonl rows as parsed JSON, without building Generation objects (the fast path for
         re-simulating large runs from files)."""
-        prompt: list[int] = []
-        sample: list[int] = []
-        role: list[int] = []
-        context: list[int] = []
-        length: list[int] = []
+        rows = rows if isinstance(rows, list) else list(rows)
+        prompt = np.fromiter((_row_prompt(r) for r in rows), dtype=np.int64, count=len(rows))
+        counts = np.fromiter((len(r.get("segments") or ()) for r in rows), dtype=np.int64, count=len(rows))
+        segs = [s for r in rows for s in (r.get("segments") or ())]
+        m = len(segs)
         index = {name: i for i, name in enumerate(ROLES)}
-        for i, row in enumerate(rows):
-            segs = row.get("segments") or ()
-            extra = row.get("extra") or {}
-            prompt.append(int(extra["prompt_tokens"]) if "prompt_tokens" in extra else (segs[0]["context"] if segs else 0))
-            sample.extend([i] * len(segs))
-            for s in segs:
-                r = index.get(s["model"])
-                if r is None:
-                    role_index(s["model"])  # raises the clear error
-                role.append(r)
-                context.append(s["context"])
-                length.append(s["length"])
+        try:
+            role = np.fromiter(map(index.__getitem__, map(itemgetter("model"), segs)), dtype=np.int8, count=m)
+        except KeyError:
+            bad = next(s["model"] for s in segs if s["model"] not in index)
+            role_index(bad)  # raises the clear error
+            raise
         return cls(
-            np.asarray(prompt, dtype=np.int64), np.asarray(sample, dtype=np.int64), np.asarray(role, dtype=np.int8),
-            np.asarray(context, dtype=np.int64), np.asarray(length, dtype=np.int64),
+            prompt, np.repeat(np.arange(len(rows), dtype=np.int64), counts), role,
+            np.fromiter(map(itemgetter("context"), segs), dtype=np.int64, count=m),
+            np.fromiter(map(itemgetter("length"), segs), dtype=np.int64, count=m),
         )
+
+
+def _row_prompt(row: dict[str, Any]) -> int:
+    extra = row.get("extra") or {}
+    if "prompt_tokens" in extra:
+        return int(extra["prompt_tokens"])
+    segs = row.get("segments") or ()
+    return int(segs[0]["context"]) if segs else 0
 
 
 def prompt_tokens(g: Generation) -> int:
