@@ -197,13 +197,11 @@ def test_finish_reasons_map_like_the_in_process_engine(servers):
 
 
 def test_results_keep_request_order_under_concurrency(servers):
-    srv = servers(delay=0.05)
+    srv = servers(delay=0.1)
     eng = engine_for(srv, concurrency=4)
     reqs = requests(eng, 16)
-    t0 = time.monotonic()
     assert eng.generate(reqs) == expected(reqs)
-    assert srv.peak == 4, "requests in flight per endpoint are bounded by --concurrency"
-    assert time.monotonic() - t0 < 16 * 0.05, "requests ran concurrently"
+    assert srv.peak == 4, "requests ran concurrently, at most --concurrency of them per endpoint"
 
 
 def test_5xx_and_429_are_retried(servers):
