@@ -70,8 +70,9 @@ def sweep_once(spec: SweepSpec, engine, tag: str) -> dict:
     return {"tokens": res.generated_tokens, "engine_s": timed.seconds, "wall_s": wall, "calls": timed.calls, "gens": gens}
 
 
-def bare_replay(llm, calls: list[list[GenRequest]]) -> dict:
-    """The same requests, phase by phase, straight into vllm.LLM.generate."""
+def bare_replay(llm, calls: list[list[GenRequest]], eos_ids: frozenset[int]) -> dict:
+    """The same requests, phase by phase, straight into vllm.LLM.generate. Tokens are counted as evalkit counts
+    them: a final EOS is not a generated token."""
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
@@ -84,7 +85,9 @@ def bare_replay(llm, calls: list[list[GenRequest]]) -> dict:
         t0 = time.perf_counter()
         outs = llm.generate(prompts, params, use_tqdm=False)
         seconds += time.perf_counter() - t0
-        tokens += sum(len(o.outputs[0].token_ids) for o in outs)
+        for o in outs:
+            ids = o.outputs[0].token_ids
+            tokens += len(ids) - (1 if ids and o.outputs[0].stop_reason is None and ids[-1] in eos_ids else 0)
     return {"tokens": tokens, "engine_s": seconds}
 
 
@@ -172,7 +175,7 @@ def main() -> None:
             r = sweep_once(base, eng, "vllm")
             ref_gens = r["gens"]
             eng.llm.reset_prefix_cache()
-            bare = bare_replay(eng.llm, r["calls"])
+            bare = bare_replay(eng.llm, r["calls"], eng.tokenizer.eos_ids)
             rows += [("vllm in-process (evalkit)", r), ("bare vllm.LLM.generate", bare)]
         finally:
             eng.close()

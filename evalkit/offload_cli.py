@@ -42,7 +42,9 @@ def offload_sim(
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EVALKIT_DATA_DIR", help="Folder with local benchmark files."),
     name: Optional[str] = typer.Option(None, "--name", help="Run name; default offload_<small>_<big>_<benchmarks>. Same name = resume."),
     out_root: Optional[str] = typer.Option(None, "--out", help="Root folder for run directories (default results); with --from-run, a folder for the re-simulated summary and plots (default: the run)."),
-    engine: str = typer.Option("vllm", "--engine", help="Engine: vllm (in-process)."),
+    engine: str = typer.Option("vllm", "--engine", help="Engine: vllm (in-process), openai (servers), hf (transformers)."),
+    endpoint: str = typer.Option("", "--endpoint", help="openai engine: small model's server URL(s), comma-separated."),
+    big_endpoint: str = typer.Option("", "--big-endpoint", help="openai engine: big model's server URL(s) (default: --endpoint)."),
     max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="Context limit for both models."),
     gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", help="vLLM memory share per model (two models: 0.45 each)."),
     tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM tensor parallel size."),
@@ -71,13 +73,14 @@ def offload_sim(
 
     bench_names = _split(benchmarks)
 
-    def engine_spec(model: str) -> EngineSpec:
+    def engine_spec(model: str, endpoints: str) -> EngineSpec:
         return EngineSpec(kind=engine, model=model, max_model_len=max_model_len,
-                          gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size)
+                          gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
+                          endpoints=_split(endpoints))
 
     spec = OffloadSpec(
         name=name or f"offload_{_slug(small)}_{_slug(big)}_{'-'.join(bench_names) or 'none'}",
-        engine=engine_spec(small), big=engine_spec(big), benchmarks=bench_names,
+        engine=engine_spec(small, endpoint), big=engine_spec(big, big_endpoint or endpoint), benchmarks=bench_names,
         policies=tuple(p.label for p in parse_policies(policies, ratios)),
         thinking_budget=parse_budget(thinking_budget), solution_budget=parse_budget(solution_budget),
         span=span, span_cap=span_cap, open_tag=open_tag, close_tag=close_tag, samples=samples,

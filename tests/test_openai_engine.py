@@ -36,8 +36,9 @@ class FakeServer:
     """An OpenAI-compatible completions server in a thread. `fail_next` holds HTTP statuses to answer before
     serving normally; `die_after` makes it crash (drop the connection, stop listening) on that completion."""
 
-    def __init__(self, model_id: str = "fake-model", delay: float = 0.0, tokenize_shift: int = 0, return_ids: bool = True) -> None:
-        self.model = FakeEngine(respond)
+    def __init__(self, model_id: str = "fake-model", delay: float = 0.0, tokenize_shift: int = 0, return_ids: bool = True,
+                 model=respond) -> None:
+        self.model = FakeEngine(model)
         self.model_id, self.delay = model_id, delay
         self.die_after: int | None = None
         self.tokenize_shift, self.return_ids = tokenize_shift, return_ids
@@ -299,3 +300,41 @@ def test_endpoint_parsing_and_spec_errors():
         EngineSpec(kind="vllm", endpoints=("http://x:1",))
     with pytest.raises(EvalkitError, match="lists a server twice"):
         OpenAIEngine(EngineSpec(kind="openai", endpoints=("x:1", "http://x:1/v1")), tokenizer=ChatTokenizer(CharTokenizer()))
+
+
+def test_offload_puts_small_and_big_models_on_different_endpoints(servers, tmp_path, monkeypatch):
+    """`offload-sim --engine openai --endpoint A --big-endpoint B`: the small model's calls go to A, the big
+    model's spans to B, and the offload run completes on both."""
+    from evalkit.offload_run import OffloadSpec, run_offload_sweep
+
+    def thinker(letter: str):
+        def respond(prompt: str) -> str:
+            thought = prompt.split("<think>", 1)[1] if "<think>" in prompt else ""
+            if "</think>" in thought:
+                return "\\boxed{1}"
+            return letter * max(1, 30 - len(thought)) + "</think>"
+
+        return respond
+
+    small, big = servers(model_id="fake-small", model=thinker("a")), servers(model_id="fake-big", model=thinker("B"))
+    monkeypatch.setattr(openai_mod, "load_chat_tokenizer", lambda source, log=print: (ChatTokenizer(CharTokenizer()), None))
+    spec = OffloadSpec(
+        name="off", engine=EngineSpec(kind="openai", model="fake-small", endpoints=(small.url,)),
+        big=EngineSpec(kind="openai", model="fake-big", endpoints=(big.url,)), benchmarks=("arith",),
+        policies=("none", "random-0.5", "big"), thinking_budget=48, solution_budget=8, span=4,
+        benchmark_options={"difficulty": 1, "count": 3, "seed": 0}, batch_size=8, grade_workers=1, out_root=str(tmp_path),
+    )
+    before = (len(small.bodies), len(big.bodies))
+    result = run_offload_sweep(spec)
+    assert result.generated == 3 * 3
+    assert len(small.bodies) > before[0] and len(big.bodies) > before[1]
+    from evalkit.store import RunStore
+
+    gens = {(g.problem_id, g.budget): g for g in RunStore(spec.run_dir).generations()}  # budget = policy label
+    assert {k[1] for k in gens} == {"none", "random-0.5", "big"}
+    for (pid, policy), g in gens.items():
+        models = {seg.model for seg in g.segments}
+        if policy == "none":
+            assert models == {"small"} and "B" not in g.thinking_text
+        if policy == "big":
+            assert "big" in models and "B" in g.thinking_text

@@ -93,7 +93,8 @@ class VLLMEngine:
         ids = list(out.token_ids)
         if out.finish_reason == "length":
             finish = "length"
-        elif out.stop_reason is None:
+        elif out.stop_reason is None or out.stop_reason in self.tokenizer.eos_ids:
+            # vLLM reports the tokenizer's EOS as stop_reason None and generation-config EOS ids as the id itself.
             finish = "eos"
             if ids and ids[-1] in self.tokenizer.eos_ids:
                 ids.pop()

@@ -223,6 +223,11 @@ class CodeGrader:
                     sched.cancel(i, after=j)
 
         if requests:
+            # Breadth first: test j of every solution before test j + 1 of any. Parallel workers then mostly run
+            # different solutions, so a slow or endless program overlaps with useful work instead of with its own
+            # later tests, which its first failure would cancel anyway. One solution alone still runs its tests in
+            # parallel.
+            requests.sort(key=lambda r: (r.order, r.group))
             Scheduler(self.sandbox, on_done).run(requests)
         for i, p in pending.items():
             verdicts[i] = self._verdict(p)
