@@ -104,7 +104,7 @@ def start_server(model_dir: str, max_model_len: int, log: Path) -> tuple[subproc
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir, "--host", "127.0.0.1",
            "--port", str(port), "--max-model-len", str(max_model_len), "--seed", "0"]
     if not _cuda():
-        cmd.append("--enforce-eager")
+        cmd += ["--enforce-eager", "--no-enable-chunked-prefill"]
     proc = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600

@@ -41,7 +41,7 @@ class Server:
         self.log_path = log_dir / f"vllm-server-{self.port}.log"
         env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", VLLM_CPU_OMP_THREADS_BIND="nobind", OMP_NUM_THREADS="1")
         cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir,
-               "--host", "127.0.0.1", "--port", str(self.port), "--enforce-eager",
+               "--host", "127.0.0.1", "--port", str(self.port), "--enforce-eager", "--no-enable-chunked-prefill",
                "--max-model-len", str(max_model_len), "--seed", "0"]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -47,6 +47,9 @@ class VLLMEngine:
             kwargs["data_parallel_size"] = spec.data_parallel_size
         if not cuda:
             kwargs["enforce_eager"] = True
+            # vLLM's CPU worker crashes ("CPU Generator does not use offset") when a seeded request's prefill
+            # is split across steps; evalkit seeds every request, so prefill whole prompts on CPU.
+            kwargs["enable_chunked_prefill"] = False
         kwargs.update(spec.extra)
         try:
             self.llm = LLM(**kwargs)
