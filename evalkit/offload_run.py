@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from rich.console import Console
 
@@ -20,7 +20,7 @@ from evalkit.config import EngineSpec
 from evalkit.engines.base import Engine, build_engine
 from evalkit.errors import EvalkitError
 from evalkit.grading.dispatch import Grading
-from evalkit.reasoning.jobs import Job
+from evalkit.reasoning.jobs import Job, chunks
 from evalkit.reasoning.offload import STRATEGY, OffloadContext, Policy, check_same_tokenizer, policy_from_label, run_offload
 from evalkit.runinfo import check_resumable, run_info
 from evalkit.store import RUN_JSON, RunStore
@@ -148,11 +148,6 @@ def missing(spec: OffloadSpec, problems: dict[str, list[Problem]], done: set[tup
     return todo
 
 
-def _chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
-
-
 def build_engines(spec: OffloadSpec, console: Console) -> tuple[Engine, Engine]:
     """One engine when both roles name the same model with the same settings, else two (tokenizers compared)."""
     precheck_tokenizers(spec.engine.model, spec.big.model)
@@ -246,7 +241,7 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
                 for p, s, pols in todo for pol in pols
             ]
             gen_t0 = time.monotonic()
-            for batch in _chunks(items, spec.batch_size):
+            for batch in chunks(items, spec.batch_size):
                 out = run_offload(small, big, list(batch), ctx)
                 generated += store.append_generations(out.generations)
                 tokens += out.generated_tokens

@@ -9,9 +9,8 @@ mean latency of the policy (a ratio of total time over the cell's samples), as S
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -22,6 +21,7 @@ from evalkit.sim.latency import BIG, SegmentTable, simulate
 from evalkit.sim.profile import CostPair
 from evalkit.stats import bootstrap_mean
 from evalkit.store import GENERATIONS, RunStore, iter_jsonl
+from evalkit.summary import read_summary, write_dataclass_csv
 from evalkit.types import Generation, GradeRecord
 
 OFFLOAD_SUMMARY = "offload_summary.csv"
@@ -125,26 +125,11 @@ def _ratio(a: float, b: float) -> float:
 
 
 def write_offload_summary(rows: Sequence[OffloadRow], path: Path) -> None:
-    names = [f.name for f in fields(OffloadRow)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=names)
-        w.writeheader()
-        for r in rows:
-            w.writerow({n: _fmt(getattr(r, n)) for n in names})
-    tmp.replace(path)
+    write_dataclass_csv(rows, OffloadRow, path)
 
 
 def read_offload_summary(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _fmt(v: object) -> object:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return "" if v is None else v
+    return read_summary(path)
 
 
 def plot_offload(rows: Sequence[OffloadRow], out_dir: Path, title: str) -> list[Path]:

@@ -6,7 +6,7 @@ import csv
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -92,15 +92,21 @@ def summarize(gens: Iterable[Generation], grades: dict[tuple, GradeRecord]) -> l
     return rows
 
 
-def write_summary(rows: list[SummaryRow], path: Path) -> None:
-    names = [f.name for f in fields(SummaryRow)]
-    tmp = path.with_suffix(".csv.tmp")
+def write_dataclass_csv(rows: Sequence[Any], row_type: type, path: Path) -> None:
+    """Write dataclass rows as CSV atomically (temp file + rename), floats to 6 significant digits."""
+    names = [f.name for f in fields(row_type)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=names)
         w.writeheader()
         for r in rows:
             w.writerow({n: _fmt(getattr(r, n)) for n in names})
     tmp.replace(path)
+
+
+def write_summary(rows: list[SummaryRow], path: Path) -> None:
+    write_dataclass_csv(rows, SummaryRow, path)
 
 
 def read_summary(path: Path) -> list[dict[str, str]]:

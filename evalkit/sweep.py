@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,11 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from evalkit.benchmarks import get_benchmark, load_problems
 from evalkit.config import SweepSpec, budget_label
 from evalkit.engines.base import Engine, build_engine
-from evalkit.errors import EvalkitError
 from evalkit.grading.dispatch import Grading
 from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
 from evalkit.reasoning.budget import BudgetContext, passes_from_rows
-from evalkit.reasoning.jobs import Job
+from evalkit.reasoning.jobs import Job, chunks
 from evalkit.reasoning.strategies import StrategyOptions, run_strategies
 from evalkit.runinfo import check_resumable, run_info
 from evalkit.store import RUN_JSON, SUMMARY, RunStore
@@ -74,11 +73,6 @@ def plan_missing(
                 if miss:
                     todo.append((p, s, miss))
     return todo
-
-
-def _chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
 
 
 def grade_missing(store: RunStore, problems: dict[tuple[str, str], Problem], grading: Grading, gens: Sequence[Generation]) -> int:
@@ -149,7 +143,7 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
                     bar.update(task, description=phase, advance=n if phase != "thinking" else 0, tps=f"{rate:,.0f} tok/s")
 
                 options = StrategyOptions(spec.min_thinking, spec.prompt_cap, system)
-                for batch in _chunks(jobs, spec.batch_size):
+                for batch in chunks(jobs, spec.batch_size):
                     work: dict[str, list[Job]] = {}
                     for job, miss in batch:
                         for strategy, budgets in miss.items():

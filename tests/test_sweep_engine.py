@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -65,7 +64,6 @@ def test_budgets_forcing_and_solution_caps(demo_engine):
     # Every forced sample's solution phase starts from its thinking followed by exactly `</think>`'s encoding.
     forced = [g for g in out.generations if g.forced]
     assert forced, "the tiny budgets must force some samples"
-    tok = demo_engine.tokenizer
     tails = [p[-len(close):] for p in phase2]
     assert sum(t == close for t in tails) >= len(forced)
     for prompt in phase2:
