@@ -65,3 +65,21 @@ class FakeEngine:
 
     def close(self) -> None:
         pass
+
+
+class Spy:
+    """Wraps a real engine: records every batch of requests a controller sends, then asks the engine."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.calls = engine, []
+        self.tokenizer, self.max_model_len, self.name = engine.tokenizer, engine.max_model_len, engine.name
+
+    def generate(self, requests):
+        self.calls.append(list(requests))
+        return self.engine.generate(requests)
+
+    def identity(self) -> dict:
+        return self.engine.identity()
+
+    def close(self) -> None:
+        pass

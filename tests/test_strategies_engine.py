@@ -14,23 +14,13 @@ from evalkit.reasoning.strategies import WAIT, StrategyOptions, graded_text, run
 from evalkit.sweep import run_sweep
 from evalkit.types import Problem, Sampling
 
+from fakes import Spy
+
 pytestmark = pytest.mark.engine
 
 GREEDY = Sampling(temperature=0.0, top_p=1.0)
 SOLUTION = 16
 MIN_THINKING = 24
-
-
-class Spy:
-    """Records every request the driver sends, then asks the real engine."""
-
-    def __init__(self, engine):
-        self.engine, self.calls = engine, []
-        self.tokenizer, self.max_model_len, self.name = engine.tokenizer, engine.max_model_len, engine.name
-
-    def generate(self, requests):
-        self.calls.append(list(requests))
-        return self.engine.generate(requests)
 
 
 def jobs(engine):

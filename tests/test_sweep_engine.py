@@ -17,29 +17,13 @@ from evalkit.reasoning.jobs import Job
 from evalkit.sweep import run_sweep
 from evalkit.types import Sampling
 
+from fakes import Spy
+
 pytestmark = pytest.mark.engine
 
 BUDGETS = (8, 16, 32)
 SOLUTION = 24
 GREEDY = Sampling(temperature=0.0, top_p=1.0)
-
-
-class Spy:
-    """Records every request the controller sends, then asks the real engine."""
-
-    def __init__(self, engine):
-        self.engine, self.calls = engine, []
-        self.tokenizer, self.max_model_len, self.name = engine.tokenizer, engine.max_model_len, engine.name
-
-    def generate(self, requests):
-        self.calls.append(list(requests))
-        return self.engine.generate(requests)
-
-    def identity(self):
-        return self.engine.identity()
-
-    def close(self):
-        pass
 
 
 def arith_jobs(engine, n=8, budgets=BUDGETS + (None,)):
