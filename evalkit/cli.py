@@ -84,8 +84,8 @@ def sweep(
     tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM tensor parallel size."),
     pipeline_parallel_size: int = typer.Option(1, "--pipeline-parallel-size", "--pp", help="vLLM pipeline parallel size."),
     data_parallel_size: int = typer.Option(1, "--data-parallel-size", "--dp", help="vLLM data parallel size."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Problem x sample groups per engine call; rows are saved per batch."),
-    grade_workers: int = typer.Option(2, "--grade-workers", help="Grading worker processes."),
+    max_inflight: Optional[int] = typer.Option(None, "--max-inflight", help="Requests in flight at most (default: as many as the engine can schedule)."),
+    grade_workers: Optional[int] = typer.Option(None, "--grade-workers", help="Grading processes beside generation (default: the CPUs the engine leaves free)."),
     grade_timeout: float = typer.Option(10.0, "--grade-timeout", help="Seconds per math answer before it counts as timeout."),
     arith_difficulty: int = typer.Option(1, "--arith-difficulty", min=1, max=5, help="Built-in arith benchmark: 1 (easy) to 5."),
     arith_count: int = typer.Option(50, "--arith-count", min=1, help="Built-in arith benchmark: number of problems."),
@@ -129,7 +129,7 @@ def sweep(
             "difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed,
             **{k: v for k, v in (("since", since), ("until", until), ("lcb_version", lcb_version)) if v},
         },
-        batch_size=batch_size,
+        max_inflight=max_inflight,
         grade_timeout=grade_timeout,
         grade_workers=grade_workers,
         out_root=out_root,
@@ -204,8 +204,9 @@ def grade(
     """Grade generations that have no verdict yet (or all with --regrade), then rewrite summary and plots."""
     from evalkit.config import SweepSpec
     from evalkit.grading.dispatch import Grading
+    from evalkit.run.grading import default_grade_workers
+    from evalkit.run.session import finalize, load_all_problems
     from evalkit.store import RunStore
-    from evalkit.sweep import finalize, load_all_problems
     from evalkit.types import GradeRecord
 
     store = RunStore(run)
@@ -215,7 +216,7 @@ def grade(
     gens = store.generations()
     have = {} if regrade else store.grades()
     todo = [(by_key[(g.benchmark, g.problem_id)], g) for g in gens if g.key not in have and (g.benchmark, g.problem_id) in by_key]
-    grading = Grading(spec.grade_workers, spec.grade_timeout)
+    grading = Grading(spec.grade_workers or default_grade_workers(spec.engine.kind, False), spec.grade_timeout)
     try:
         store.open_for_append()
         verdicts = grading.grade(todo)

@@ -94,6 +94,13 @@ class EngineSpec:
             raise EvalkitError(f"--request-timeout must be > 0 seconds (got {self.request_timeout})")
 
 
+def check_runner_options(max_inflight: int | None, grade_workers: int | None) -> None:
+    if max_inflight is not None and max_inflight < 1:
+        raise EvalkitError(f"--max-inflight must be >= 1 request (got {max_inflight})")
+    if grade_workers is not None and grade_workers < 1:
+        raise EvalkitError(f"--grade-workers must be >= 1 (got {grade_workers}); leave it out for one per free CPU")
+
+
 @dataclass(frozen=True)
 class SweepSpec:
     name: str
@@ -113,9 +120,9 @@ class SweepSpec:
     prompts: dict[str, str] = field(default_factory=dict)  # benchmark (or "*") -> template with {problem}
     data_dir: str | None = None
     benchmark_options: dict[str, Any] = field(default_factory=dict)  # e.g. arith difficulty / count
-    batch_size: int = 64  # problem x sample groups per engine call; rows are flushed per batch
+    max_inflight: int | None = None  # requests in flight at most (default: what the engine can schedule)
     grade_timeout: float = 10.0
-    grade_workers: int = 2
+    grade_workers: int | None = None  # grading processes (default: the CPUs left beside the engine)
     out_root: str = "results"
 
     def __post_init__(self) -> None:
@@ -138,8 +145,7 @@ class SweepSpec:
             raise EvalkitError(f"--top-p must be in (0, 1] (got {self.sampling.top_p})")
         if self.limit is not None and self.limit < 1:
             raise EvalkitError(f"--limit must be >= 1 (got {self.limit})")
-        if self.batch_size < 1:
-            raise EvalkitError(f"--batch-size must be >= 1 (got {self.batch_size})")
+        check_runner_options(self.max_inflight, self.grade_workers)
 
     @property
     def run_dir(self) -> Path:

@@ -48,8 +48,8 @@ def offload_sim(
     max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="Context limit for both models."),
     gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", help="vLLM memory share per model (two models: 0.45 each)."),
     tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM tensor parallel size."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Sequences (problem x sample x policy) per batch; rows are saved per batch."),
-    grade_workers: int = typer.Option(2, "--grade-workers", help="Grading worker processes."),
+    max_inflight: Optional[int] = typer.Option(None, "--max-inflight", help="Requests in flight at most, both models together (default: what the engines can schedule)."),
+    grade_workers: Optional[int] = typer.Option(None, "--grade-workers", help="Grading processes beside generation (default: the CPUs the engines leave free)."),
     grade_timeout: float = typer.Option(10.0, "--grade-timeout", help="Seconds per math answer before it counts as timeout."),
     arith_difficulty: int = typer.Option(1, "--arith-difficulty", min=1, max=5, help="Built-in arith benchmark: 1 (easy) to 5."),
     arith_count: int = typer.Option(50, "--arith-count", min=1, help="Built-in arith benchmark: number of problems."),
@@ -86,7 +86,7 @@ def offload_sim(
         span=span, span_cap=span_cap, open_tag=open_tag, close_tag=close_tag, samples=samples,
         sampling=Sampling(temperature=temperature, top_p=top_p), seed=seed, limit=limit, prompts=_prompts(prompt),
         data_dir=data_dir, benchmark_options={"difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed},
-        batch_size=batch_size, grade_timeout=grade_timeout, grade_workers=grade_workers, out_root=out_root or "results",
+        max_inflight=max_inflight, grade_timeout=grade_timeout, grade_workers=grade_workers, out_root=out_root or "results",
         profiles=tuple(profile) or ("splitreason-a6000",), small_cost=small_cost, big_cost=big_cost,
     )
     result = run_offload_sweep(spec, console)

@@ -1,9 +1,10 @@
-"""`evalkit offload-sim` with models: OffloadSpec, plan what is missing, drive the offload controller in batches,
-grade, summarise, simulate latency, plot.
+"""`evalkit offload-sim` with models: OffloadSpec, plan what is missing, run one offload controller per
+problem x sample x policy through the streaming runner, then summarise, simulate latency, plot.
 
 An offload run directory is a sweep's (run.json, generations.jsonl with segments, grades.jsonl, summary.csv,
 plots/) plus offload_summary.csv and the offload plots. Rows are keyed (strategy "offload", budget = policy
-label) and flushed per batch, so a killed run resumes with the same command, losing at most the batch in flight.
+label) and appended the moment each sequence ends, so a killed run resumes with the same command, losing only the
+requests in flight.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from evalkit.benchmarks import get_benchmark
 from evalkit.config import EngineSpec
 from evalkit.engines.base import Engine, build_engine
 from evalkit.errors import EvalkitError
-from evalkit.grading.dispatch import Grading
-from evalkit.reasoning.jobs import Job, chunks
-from evalkit.reasoning.offload import STRATEGY, OffloadContext, Policy, check_same_tokenizer, policy_from_label, run_offload
+from evalkit.config import check_runner_options
+from evalkit.engines.streaming import streaming
+from evalkit.reasoning.jobs import Job
+from evalkit.reasoning.offload import STRATEGY, OffloadContext, Policy, check_same_tokenizer, offload_group, policy_from_label
+from evalkit.run.runner import Group
+from evalkit.run.session import RunSession, finalize, load_all_problems, ungraded
 from evalkit.runinfo import check_resumable, run_info
 from evalkit.store import RUN_JSON, RunStore
-from evalkit.sweep import finalize, grade_missing, load_all_problems
-from evalkit.types import Problem, Sampling
+from evalkit.sweep import grade_workers
+from evalkit.types import Generation, Problem, Sampling
 
 RUN_KIND = "offload"
 
@@ -52,9 +56,9 @@ class OffloadSpec:
     prompts: dict[str, str] = field(default_factory=dict)
     data_dir: str | None = None
     benchmark_options: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 64
+    max_inflight: int | None = None  # requests in flight at most, both models together (default: their capacity)
     grade_timeout: float = 10.0
-    grade_workers: int = 2
+    grade_workers: int | None = None
     out_root: str = "results"
     profiles: tuple[str, ...] = ("splitreason-a6000",)  # cost profiles for the summary (re-simulate any time)
     small_cost: str | None = None  # profile entry for the small model (default: the profile's own default)
@@ -74,8 +78,7 @@ class OffloadSpec:
             raise EvalkitError("--thinking-budget and --solution-budget must be >= 1 token")
         if self.limit is not None and self.limit < 1:
             raise EvalkitError(f"--limit must be >= 1 (got {self.limit})")
-        if self.batch_size < 1:
-            raise EvalkitError(f"--batch-size must be >= 1 (got {self.batch_size})")
+        check_runner_options(self.max_inflight, self.grade_workers)
         if self.engine.kind != self.big.kind:
             raise EvalkitError("small and big models must use the same --engine kind")
         self.context()  # validates span, span cap and tags
@@ -134,7 +137,8 @@ class OffloadRunResult:
     plots: tuple[Path, ...]
     wall_seconds: float
     generated_tokens: int
-    engine_calls: int
+    engine_calls: int  # requests sent to the engines
+    timing: dict[str, float] | None = None
 
 
 def missing(spec: OffloadSpec, problems: dict[str, list[Problem]], done: set[tuple]) -> list[tuple[Problem, int, tuple[Policy, ...]]]:
@@ -220,37 +224,38 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     total = sum(len(m) for _, _, m in todo)
     if existing:
         console.print(f"[cyan]resuming {spec.run_dir}: {len(done)} generations on disk, {total} to go[/]")
-    grading = Grading(workers=spec.grade_workers, timeout=spec.grade_timeout)
-    generated = graded = tokens = calls = 0
+    leftovers = ungraded(store, by_key, existing)
+    generated = tokens = 0
+    timing: dict[str, float] | None = None
+    calls = [0]  # requests sent, counted as each sequence ends (rows are not kept in memory)
     own = engines is None
     small = big = None
+    streams: list[Any] = []
     try:
-        graded += grade_missing(store, by_key, grading, existing)
-        if todo:
-            if engines is None:
-                small, big = build_engines(spec, console)
-            else:
-                small, big = engines
-                check_same_tokenizer(small, big)
-            identity = {"small": small.identity(), "big": big.identity()}
-            store.write_run(run_info(spec, identity, identities, previous))  # type: ignore[arg-type]
-            system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
-            ctx = spec.context()
-            items = [
-                (Job(p, tuple(small.tokenizer.chat_prompt_ids(p.prompt, system[p.benchmark])), s, ()), pol)
-                for p, s, pols in todo for pol in pols
-            ]
-            gen_t0 = time.monotonic()
-            for batch in chunks(items, spec.batch_size):
-                out = run_offload(small, big, list(batch), ctx)
-                generated += store.append_generations(out.generations)
-                tokens += out.generated_tokens
-                calls += out.calls
-                graded += grade_missing(store, by_key, grading, out.generations)
-                rate = tokens / max(1e-9, time.monotonic() - gen_t0)
-                console.print(f"[blue]offload[/] {generated}/{total} generations, {out.calls} engine calls, {rate:,.0f} tok/s")
+        with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total, label="offload") as session:
+            session.grade_leftovers(leftovers)
+            if todo:
+                if engines is None:
+                    small, big = build_engines(spec, console)
+                else:
+                    small, big = engines
+                    check_same_tokenizer(small, big)
+                identity = {"small": small.identity(), "big": big.identity()}
+                store.write_run(run_info(spec, identity, identities, previous))  # type: ignore[arg-type]
+                s_small = streaming(small)
+                s_big = s_small if big is small else streaming(big)
+                streams = [s_small, s_big]
+                groups = offload_groups(spec, s_small, s_big, todo, calls)
+                outcome = session.run([s_small, s_big], groups, spec.max_inflight)
+                generated, tokens = outcome.generated, outcome.tokens
+                session.grading.drain()
+                timing = outcome.timing.to_json()
+                session.record_timing(outcome.timing)
+            graded = session.grading.done
     finally:
-        grading.close()
+        for st, orig in zip(streams, (small, big)):
+            if st is not orig:
+                st.close_stream()
         if own and small is not None:
             small.close()
             if big is not None and big is not small:
@@ -258,4 +263,25 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     n_rows, plots = finalize(store, console)
     _, more = write_offload_outputs(store, costs)
     return OffloadRunResult(spec.run_dir, generated, graded, n_rows, plots + tuple(more),
-                            time.monotonic() - t0, tokens, calls)
+                            time.monotonic() - t0, tokens, calls[0], timing)
+
+
+def offload_groups(spec: OffloadSpec, small: Any, big: Any, todo: list[tuple[Problem, int, tuple[Policy, ...]]],
+                   calls: list[int]) -> list[Group]:
+    """One controller per problem x sample x policy."""
+    system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
+    ctx = spec.context()
+    prompts: dict[tuple[str, str], tuple[int, ...]] = {}
+
+    def group(p: Problem, s: int, pol: Policy) -> Group:
+        async def run() -> list[Generation]:
+            key = (p.benchmark, p.id)
+            if key not in prompts:
+                prompts[key] = tuple(small.tokenizer.chat_prompt_ids(p.prompt, system[p.benchmark]))
+            gen = await offload_group(small, big, Job(p, prompts[key], s, ()), pol, ctx)
+            calls[0] += int(gen.extra.get("engine_calls", 0))
+            return [gen]
+
+        return Group(p, 1, run)
+
+    return [group(p, s, pol) for p, s, pols in todo for pol in pols]

@@ -1,31 +1,34 @@
-"""`evalkit sweep`: plan what is missing, drive the budget controller in batches, grade, summarise, plot.
+"""`evalkit sweep`: plan the missing (problem, sample, strategy, budget) keys and run one budget controller per
+problem x sample through the streaming runner; summary and plots at the end.
 
-Data flows one way into the run directory. Every batch appends and fsyncs its rows before the next starts, so a
-kill loses at most the batch in flight, and the same command picks up exactly the missing keys.
+Data flows one way into the run directory. Each group's rows are appended (fsync) the moment its controller
+finishes, so a kill loses only requests in flight, and the same command picks up exactly the missing keys.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from evalkit.benchmarks import get_benchmark, load_problems
+from evalkit.benchmarks import get_benchmark
 from evalkit.config import SweepSpec, budget_label
 from evalkit.engines.base import Engine, build_engine
-from evalkit.grading.dispatch import Grading
-from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
+from evalkit.engines.streaming import streaming
 from evalkit.reasoning.budget import BudgetContext, passes_from_rows
-from evalkit.reasoning.jobs import Job, chunks
+from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.strategies import StrategyOptions, run_strategies
+from evalkit.run.grading import default_grade_workers
+from evalkit.run.runner import Group
+from evalkit.run.session import RunSession, finalize, load_all_problems, ungraded
 from evalkit.runinfo import check_resumable, run_info
-from evalkit.store import RUN_JSON, SUMMARY, RunStore
-from evalkit.summary import read_summary, summarize, write_summary
-from evalkit.types import Generation, GradeRecord, Problem
+from evalkit.store import RUN_JSON, RunStore
+from evalkit.types import Generation, Problem
+
+__all__ = ["SweepResult", "run_sweep", "plan_missing", "missing_points", "finalize", "load_all_problems"]
 
 
 @dataclass(frozen=True)
@@ -37,16 +40,7 @@ class SweepResult:
     plots: tuple[Path, ...]
     wall_seconds: float
     generated_tokens: int
-
-
-def load_all_problems(spec: SweepSpec) -> tuple[dict[str, list[Problem]], dict[str, Any]]:
-    problems, identities = {}, {}
-    for name in spec.benchmarks:
-        get_benchmark(name)  # unknown names fail before any data is read
-    for name in spec.benchmarks:
-        probs, ident = load_problems(name, spec.data_dir, spec.limit, spec.prompts, spec.benchmark_options)
-        problems[name], identities[name] = probs, ident
-    return problems, identities
+    timing: dict[str, float] | None = None
 
 
 def missing_points(
@@ -61,7 +55,7 @@ def plan_missing(
     spec: SweepSpec, problems: dict[str, list[Problem]], done: set[tuple],
 ) -> list[tuple[Problem, int, dict[str, tuple[int | None, ...]]]]:
     """(problem, sample, {strategy: budgets not on disk}) for every problem x sample that lacks any point. One
-    entry per problem x sample, so that the strategies of a batch can share its generation."""
+    entry per problem x sample, so that the strategies of a group share its generation."""
     todo = []
     for name in spec.benchmarks:
         for p in problems[name]:
@@ -75,24 +69,20 @@ def plan_missing(
     return todo
 
 
-def grade_missing(store: RunStore, problems: dict[tuple[str, str], Problem], grading: Grading, gens: Sequence[Generation]) -> int:
-    have = store.grades()
-    todo = [(problems[(g.benchmark, g.problem_id)], g) for g in gens if g.key not in have and (g.benchmark, g.problem_id) in problems]
-    if not todo:
-        return 0
-    verdicts = grading.grade(todo)
-    return store.append_grades(GradeRecord.of(g, v) for (_, g), v in zip(todo, verdicts))
+def grade_workers(spec: Any) -> int:
+    """--grade-workers, or every CPU this process may use less what an engine computing on them needs."""
+    if spec.grade_workers:
+        return spec.grade_workers
+    return default_grade_workers(spec.engine.kind, spec.engine.kind in ("vllm", "hf") and not _has_cuda())
 
 
-def finalize(store: RunStore, console: Console | None = None) -> tuple[int, tuple[Path, ...]]:
-    """Write summary.csv and the plots from the files in the run directory."""
-    rows = summarize(store.generations(), store.grades())
-    write_summary(rows, store.path(SUMMARY))
-    plots: tuple[Path, ...] = ()
-    if rows:
-        series = series_from_summary(read_summary(store.path(SUMMARY)), store.root.name, label_strategy=True)
-        plots = tuple(plot_accuracy_vs_tokens(series, store.plots_dir))
-    return len(rows), plots
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:
+        return False
 
 
 def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | None = None) -> SweepResult:
@@ -112,57 +102,59 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
     total = sum(len(m) for _, _, miss in todo for m in miss.values())
     if existing:
         console.print(f"[cyan]resuming {spec.run_dir}: {len(done)} generations on disk, {total} to go[/]")
-    grading = Grading(workers=spec.grade_workers, timeout=spec.grade_timeout)
-    generated = graded = tokens = 0
+    leftovers = ungraded(store, by_key, existing)
+    generated = tokens = 0
+    timing: dict[str, float] | None = None
     own_engine = engine is None
+    stream = None
     try:
-        graded += grade_missing(store, by_key, grading, existing)  # a kill between generating and grading
-        if todo:
-            if engine is None:
-                console.print(f"[cyan]starting engine {spec.engine.kind} for {spec.engine.model}[/]")
-                engine = build_engine(spec.engine)
-            store.write_run(run_info(spec, engine.identity(), identities, previous))
-            ctx = BudgetContext(
-                solution_budget=spec.solution_budget, sampling=spec.sampling, seed=spec.seed,
-                share_thinking=spec.share_thinking,
-                passes=passes_from_rows(store.thinking()) if spec.share_thinking else {},
-            )
-            system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
-            jobs = [
-                (Job(p, tuple(engine.tokenizer.chat_prompt_ids(p.prompt, system[p.benchmark])), s, ()), miss)
-                for p, s, miss in todo
-            ]
-            gen_t0 = time.monotonic()
-            with _progress(console) as bar:
-                task = bar.add_task("thinking", total=total, tps="")
-
-                def report(phase: str, n: int, toks: int) -> None:
-                    nonlocal tokens
-                    tokens += toks
-                    rate = tokens / max(1e-9, time.monotonic() - gen_t0)
-                    bar.update(task, description=phase, advance=n if phase != "thinking" else 0, tps=f"{rate:,.0f} tok/s")
-
-                options = StrategyOptions(spec.min_thinking, spec.prompt_cap, system)
-                for batch in chunks(jobs, spec.batch_size):
-                    work: dict[str, list[Job]] = {}
-                    for job, miss in batch:
-                        for strategy, budgets in miss.items():
-                            work.setdefault(strategy, []).append(replace(job, budgets=budgets))
-                    out = run_strategies(engine, work, ctx, options, report)
-                    store.append_thinking(out.thinking_rows)
-                    generated += store.append_generations(out.generations)
-                    bar.update(task, description="grading")
-                    graded += grade_missing(store, by_key, grading, out.generations)
+        with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total) as session:
+            session.grade_leftovers(leftovers)  # a kill between writing and grading
+            if todo:
+                if engine is None:
+                    console.print(f"[cyan]starting engine {spec.engine.kind} for {spec.engine.model}[/]")
+                    engine = build_engine(spec.engine)
+                stream = streaming(engine)
+                store.write_run(run_info(spec, engine.identity(), identities, previous))
+                groups = sweep_groups(spec, stream, store, todo)
+                outcome = session.run([stream], groups, spec.max_inflight)
+                generated, tokens = outcome.generated, outcome.tokens
+                session.grading.drain()
+                timing = outcome.timing.to_json()
+                session.record_timing(outcome.timing)
+            graded = session.grading.done
     finally:
-        grading.close()
+        if stream is not None and stream is not engine:
+            stream.close_stream()
         if own_engine and engine is not None:
             engine.close()
     n_rows, plots = finalize(store, console)
-    return SweepResult(spec.run_dir, generated, graded, n_rows, plots, time.monotonic() - t0, tokens)
+    return SweepResult(spec.run_dir, generated, graded, n_rows, plots, time.monotonic() - t0, tokens, timing)
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold blue]{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[tps]}"), TimeElapsedColumn(), console=console, transient=False,
+def sweep_groups(spec: SweepSpec, engine: Any, store: RunStore,
+                 todo: list[tuple[Problem, int, dict[str, tuple[int | None, ...]]]]) -> list[Group]:
+    """One controller per problem x sample: every strategy's missing budgets, sharing one thinking pass."""
+    ctx = BudgetContext(
+        solution_budget=spec.solution_budget, sampling=spec.sampling, seed=spec.seed,
+        share_thinking=spec.share_thinking,
+        passes=passes_from_rows(store.thinking()) if spec.share_thinking else {},
+        on_pass=lambda row: store.append_thinking([row]),
     )
+    system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
+    options = StrategyOptions(spec.min_thinking, spec.prompt_cap, system)
+    prompts: dict[tuple[str, str], tuple[int, ...]] = {}
+
+    def group(p: Problem, s: int, miss: dict[str, tuple[int | None, ...]]) -> Group:
+        async def run() -> list[Generation]:
+            key = (p.benchmark, p.id)
+            if key not in prompts:
+                prompts[key] = tuple(engine.tokenizer.chat_prompt_ids(p.prompt, system[p.benchmark]))
+            work = {st: [Job(p, prompts[key], s, budgets)] for st, budgets in miss.items()}
+            out = await run_strategies(engine, work, ctx, options)
+            ctx.passes.pop((p.benchmark, p.id, s), None)  # on disk already; memory stays bounded
+            return out.generations
+
+        return Group(p, sum(len(b) for b in miss.values()), run)
+
+    return [group(p, s, miss) for p, s, miss in todo]

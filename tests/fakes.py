@@ -40,6 +40,20 @@ class FakeEngine:
         self.name = name
         self.calls: list[list[GenRequest]] = []
 
+    # The streaming surface the runner reads. A fake answers at once: each `agenerate` is one engine call, so
+    # control-logic tests see a deterministic call structure (StreamingAdapter exercises the real streaming).
+    capacity = 64
+    in_flight = 0
+    generated_tokens = 0
+
+    def busy_seconds(self) -> float:
+        return 0.0
+
+    async def agenerate(self, requests) -> list[GenResult]:
+        live = [r for r in requests if r.max_tokens > 0]
+        answers = iter(self.generate(live) if live else [])
+        return [next(answers) if r.max_tokens > 0 else GenResult((), "", "length") for r in requests]
+
     def identity(self) -> dict:
         return {"engine": "fake", "model": self.name}
 
@@ -78,8 +92,37 @@ class Spy:
         self.calls.append(list(requests))
         return self.engine.generate(requests)
 
+    async def agenerate(self, requests):
+        self.calls.append(list(requests))
+        return await self.engine.agenerate(requests)
+
+    def __getattr__(self, name):  # capacity, in_flight, busy_seconds ... of the real engine
+        return getattr(self.engine, name)
+
     def identity(self) -> dict:
         return self.engine.identity()
 
     def close(self) -> None:
         pass
+
+
+# --- driving asyncio controllers from synchronous tests ---------------------------------------------------------
+
+
+def drive(coro):
+    """Run one controller coroutine (over FakeEngine or a real streaming engine) to its end."""
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+def run_elastic(engine, jobs, ctx, progress=None):
+    from evalkit.reasoning import budget
+
+    return drive(budget.run_elastic(engine, jobs, ctx, progress))
+
+
+def run_strategies(engine, work, ctx, options=None, progress=None):
+    from evalkit.reasoning import strategies
+
+    return drive(strategies.run_strategies(engine, work, ctx, options, progress))

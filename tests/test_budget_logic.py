@@ -1,6 +1,7 @@
 """Control logic of elastic budgets on the character-level fake engine (the real engine is in test_sweep_engine)."""
 
-from evalkit.reasoning.budget import BudgetContext, ThinkingPass, cut, run_elastic
+from evalkit.reasoning.budget import BudgetContext, ThinkingPass, cut
+from fakes import run_elastic
 from evalkit.reasoning.jobs import Job
 from evalkit.types import Problem, Sampling
 from fakes import FakeEngine

@@ -13,7 +13,8 @@ import pytest
 
 from evalkit.benchmarks import load_problems
 from evalkit.config import EngineSpec
-from evalkit.reasoning.budget import BudgetContext, run_elastic
+from evalkit.reasoning.budget import BudgetContext
+from fakes import run_elastic
 from evalkit.reasoning.jobs import Job
 from evalkit.types import GenRequest, Sampling
 

@@ -59,7 +59,7 @@ def offload_run(demo_engine, tmp_path_factory):
         big=EngineSpec(model="smollm2-demo", max_model_len=2048), benchmarks=("arith",),
         policies=("none", "random-0.5", "big"), thinking_budget=48, solution_budget=16, span=4,
         sampling=Sampling(temperature=0.6, top_p=0.95), limit=12, benchmark_options={"count": 12},
-        batch_size=64, grade_workers=1, out_root=str(tmp_path_factory.mktemp("offload")),
+        grade_workers=1, out_root=str(tmp_path_factory.mktemp("offload")),
     )
     result = run_offload_sweep(spec, engines=(demo_engine, demo_engine))
     return spec, result

@@ -322,7 +322,7 @@ def test_offload_puts_small_and_big_models_on_different_endpoints(servers, tmp_p
         name="off", engine=EngineSpec(kind="openai", model="fake-small", endpoints=(small.url,)),
         big=EngineSpec(kind="openai", model="fake-big", endpoints=(big.url,)), benchmarks=("arith",),
         policies=("none", "random-0.5", "big"), thinking_budget=48, solution_budget=8, span=4,
-        benchmark_options={"difficulty": 1, "count": 3, "seed": 0}, batch_size=8, grade_workers=1, out_root=str(tmp_path),
+        benchmark_options={"difficulty": 1, "count": 3, "seed": 0}, max_inflight=8, grade_workers=1, out_root=str(tmp_path),
     )
     before = (len(small.bodies), len(big.bodies))
     result = run_offload_sweep(spec)

@@ -7,21 +7,21 @@ import pytest
 
 from evalkit.config import EngineSpec, SweepSpec, parse_strategies
 from evalkit.errors import EvalkitError
-from evalkit.reasoning.budget import BudgetContext, run_elastic
+from evalkit.reasoning.budget import BudgetContext
+from fakes import run_elastic
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.strategies import (
     FINAL_ANSWER_CUE,
     StrategyOptions,
     budget_tokens,
     graded_text,
-    run_strategies,
     s1_thinking,
     strip_close,
 )
 from evalkit.reasoning.budget import ThinkingPass
 from evalkit.summary import summarize
 from evalkit.types import Generation, GradeRecord, Problem, Sampling
-from fakes import FakeEngine
+from fakes import FakeEngine, run_strategies
 
 CLOSE = "</think>"
 

@@ -8,9 +8,11 @@ import pytest
 
 from evalkit.benchmarks import load_problems
 from evalkit.config import EngineSpec, SweepSpec
-from evalkit.reasoning.budget import BudgetContext, run_elastic
+from evalkit.reasoning.budget import BudgetContext
+from fakes import run_elastic
 from evalkit.reasoning.jobs import Job
-from evalkit.reasoning.strategies import WAIT, StrategyOptions, graded_text, run_strategies
+from evalkit.reasoning.strategies import WAIT, StrategyOptions, graded_text
+from fakes import run_strategies
 from evalkit.sweep import run_sweep
 from evalkit.types import Problem, Sampling
 

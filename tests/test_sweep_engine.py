@@ -12,7 +12,8 @@ import pytest
 
 from evalkit.benchmarks import load_problems
 from evalkit.config import EngineSpec, SweepSpec
-from evalkit.reasoning.budget import BudgetContext, run_elastic
+from evalkit.reasoning.budget import BudgetContext
+from fakes import run_elastic
 from evalkit.reasoning.jobs import Job
 from evalkit.sweep import run_sweep
 from evalkit.types import Sampling

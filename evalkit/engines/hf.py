@@ -18,14 +18,16 @@ from typing import Any
 from evalkit.config import EngineSpec
 from evalkit.engines.base import ChatTokenizer
 from evalkit.engines.localtok import config_eos_ids, load_chat_tokenizer
+from evalkit.engines.streaming import BatchStreaming
 from evalkit.errors import EvalkitError
 from evalkit.types import Finish, GenRequest, GenResult
 
 DEFAULT_BATCH = 16
 
 
-class HFEngine:
+class HFEngine(BatchStreaming):
     def __init__(self, spec: EngineSpec, log=print) -> None:
+        self._init_stream()
         try:
             import torch
             from transformers import AutoModelForCausalLM
@@ -55,6 +57,7 @@ class HFEngine:
         limit = getattr(self.model.config, "max_position_embeddings", None)
         self.max_model_len = int(spec.max_model_len or limit or 2048)
         self.batch = spec.concurrency or DEFAULT_BATCH
+        self.capacity = self.batch
         pad = getattr(self.tokenizer.hf, "pad_token_id", None)
         self.pad_id = int(pad if pad is not None else min(self.tokenizer.eos_ids))
 
@@ -67,9 +70,11 @@ class HFEngine:
                 "dtype": str(next(self.model.parameters()).dtype)}
 
     def close(self) -> None:
+        self.close_stream()
         self.model = None
 
-    def generate(self, requests: list[GenRequest]) -> list[GenResult]:
+    def _generate_batch(self, requests: list[GenRequest]) -> list[GenResult]:
+        """One streaming batch (what was queued, up to the batch size)."""
         if not requests:
             return []
         for r in requests:
@@ -81,11 +86,11 @@ class HFEngine:
         results: list[GenResult | None] = [None] * len(requests)
         for start in range(0, len(order), self.batch):
             chunk = order[start : start + self.batch]
-            for i, res in zip(chunk, self._generate_batch([requests[i] for i in chunk])):
+            for i, res in zip(chunk, self._decode_batch([requests[i] for i in chunk])):
                 results[i] = res
         return [r for r in results if r is not None]
 
-    def _generate_batch(self, reqs: list[GenRequest]) -> list[GenResult]:
+    def _decode_batch(self, reqs: list[GenRequest]) -> list[GenResult]:
         import torch
 
         dev = self.device

@@ -1,6 +1,7 @@
-"""In-process vLLM engine: `vllm.LLM` with prefix caching on and token-id prompts.
+"""In-process vLLM engine: `vllm.LLM` with prefix caching on and token-id prompts, streaming.
 
-One `generate` call per phase; vLLM schedules the batch itself. Tensor, pipeline and data parallel sizes and
+One background loop adds requests to vLLM's scheduler between engine steps and hands each result back the moment
+it finishes (see streaming.py), so the scheduler admits new work continuously instead of draining a batch. Tensor, pipeline and data parallel sizes and
 the GPU memory share pass straight through, so one sweep can use a whole multi-GPU node. For several nodes,
 start vLLM's own Ray cluster and set the sizes accordingly (see README); evalkit adds no scheduler of its own.
 """
@@ -13,12 +14,14 @@ from typing import Any
 from evalkit.config import EngineSpec
 from evalkit.engines.base import ChatTokenizer
 from evalkit.engines.models import resolve_model
+from evalkit.engines.streaming import StreamingEngine
 from evalkit.errors import EvalkitError
 from evalkit.types import GenRequest, GenResult
 
 
-class VLLMEngine:
+class VLLMEngine(StreamingEngine):
     def __init__(self, spec: EngineSpec, log=print) -> None:
+        self._init_stream()
         try:
             import vllm  # noqa: F401
         except ImportError:
@@ -60,6 +63,11 @@ class VLLMEngine:
         gen_cfg_eos = _generation_eos_ids(self.llm)
         self.tokenizer = ChatTokenizer(hf_tok, gen_cfg_eos)
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
+        try:
+            sched = self.llm.llm_engine.vllm_config.scheduler_config
+            self.capacity = int(sched.max_num_seqs) * max(1, spec.data_parallel_size)
+        except Exception:
+            self.capacity = 256
 
     def identity(self) -> dict[str, Any]:
         import vllm
@@ -67,30 +75,56 @@ class VLLMEngine:
         return {"engine": "vllm", "vllm": vllm.__version__, "model": self.spec.model, "path": self.path,
                 "revision": _model_revision(self.path)}
 
-    def generate(self, requests: list[GenRequest]) -> list[GenResult]:
-        if not requests:
-            return []
+    def _params(self, r: GenRequest) -> Any:
         from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
+
+        return SamplingParams(
+            max_tokens=max(1, r.max_tokens),
+            temperature=r.sampling.temperature,
+            top_p=r.sampling.top_p if not r.sampling.greedy else 1.0,
+            top_k=r.sampling.top_k if r.sampling.top_k > 0 else 0,
+            seed=r.seed,
+            stop=list(r.stop_strings) or None,
+            stop_token_ids=list(r.stop_ids) or None,
+            include_stop_str_in_output=True,
+            skip_special_tokens=False,
+            output_kind=RequestOutputKind.FINAL_ONLY,
+        )
+
+    def _serve(self) -> None:
+        """The engine loop: add what is queued, step, resolve what finished; block only when nothing runs."""
         from vllm.inputs import TokensPrompt
 
-        prompts, params = [], []
-        for r in requests:
-            prompts.append(TokensPrompt(prompt_token_ids=list(r.prompt_ids)))
-            params.append(
-                SamplingParams(
-                    max_tokens=max(1, r.max_tokens),
-                    temperature=r.sampling.temperature,
-                    top_p=r.sampling.top_p if not r.sampling.greedy else 1.0,
-                    top_k=r.sampling.top_k if r.sampling.top_k > 0 else 0,
-                    seed=r.seed,
-                    stop=list(r.stop_strings) or None,
-                    stop_token_ids=list(r.stop_ids) or None,
-                    include_stop_str_in_output=True,
-                    skip_special_tokens=False,
-                )
-            )
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        return [self._result(out.outputs[0]) for out in outputs]
+        core = self.llm.llm_engine
+        pending: dict[str, Any] = {}
+        counter = 0
+        while True:
+            items = self._take(block=not pending)
+            if items is None:
+                if pending:
+                    core.abort_request(list(pending))
+                return
+            for req, fut in items:
+                counter += 1
+                rid = str(counter)
+                try:
+                    core.add_request(rid, TokensPrompt(prompt_token_ids=list(req.prompt_ids)), self._params(req))
+                except (ValueError, TypeError) as e:  # this request is wrong (too long ...); the others go on
+                    fut.set_exception(EvalkitError(f"vLLM rejected a request: {str(e).strip().splitlines()[0]}"))
+                    continue
+                pending[rid] = fut
+            if not pending:
+                continue
+            for out in core.step():
+                if not out.finished:
+                    continue
+                fut = pending.pop(out.request_id, None)
+                if fut is None:
+                    continue
+                res = self._result(out.outputs[0])
+                self.generated_tokens += len(res.token_ids)
+                fut.set_result(res)
 
     def _result(self, out: Any) -> GenResult:
         ids = list(out.token_ids)
@@ -106,6 +140,7 @@ class VLLMEngine:
         return GenResult(tuple(ids), self.tokenizer.decode(ids), finish)
 
     def close(self) -> None:
+        self.close_stream()
         llm = getattr(self, "llm", None)
         if llm is None:
             return

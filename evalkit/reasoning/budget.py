@@ -64,6 +64,7 @@ class BudgetContext:
     share_thinking: bool = True
     strategy: str = "elastic"
     passes: dict[tuple[str, str, int], ThinkingPass] = field(default_factory=dict)  # resume cache
+    on_pass: Callable[[dict[str, Any]], None] | None = None  # saves a new shared pass the moment it exists
 
 
 @dataclass
@@ -97,12 +98,12 @@ def phase1_request(tok: ChatTokenizer, job: Job, cap: int, ctx: BudgetContext) -
     )
 
 
-def _run_phase1(engine: Engine, reqs: list[GenRequest], progress: Progress | None) -> list[ThinkingPass]:
+async def _run_phase1(engine: Engine, reqs: list[GenRequest], progress: Progress | None) -> list[ThinkingPass]:
     """Requests with max_tokens 0 (no room at all) are answered without asking the engine."""
     if not reqs:
         return []
     live = [r for r in reqs if r.max_tokens > 0]
-    results = iter(engine.generate(live) if live else [])
+    results = iter(await engine.agenerate(live) if live else [])
     out = []
     for r in reqs:
         res = next(results) if r.max_tokens > 0 else GenResult((), "", "length")
@@ -143,14 +144,14 @@ def elastic_generation(
     )
 
 
-def _finish_solutions(
+async def _finish_solutions(
     engine: Engine, items: list[tuple[Job, int | None, int, Thinking]], ctx: BudgetContext, out: BatchOutput,
     progress: Progress | None,
 ) -> None:
     """Phase 2 for every (job, budget) in one engine call, then build the Generation rows."""
     tok = engine.tokenizer
     reqs = [solution_request(engine, job, budget, th.ids + th.appended, ctx) for job, budget, cap, th in items]
-    results = engine.generate(reqs)
+    results = await engine.agenerate(reqs)
     for (job, budget, cap, th), req, res in zip(items, reqs, results):
         out.generations.append(elastic_generation(tok, job, budget, cap, th, req, res, ctx))
         out.generated_tokens += len(res.token_ids)
@@ -158,7 +159,7 @@ def _finish_solutions(
         progress("solution", len(items), sum(len(r.token_ids) for r in results))
 
 
-def ensure_passes(
+async def ensure_passes(
     engine: Engine, needs: list[tuple[Job, list[int]]], ctx: BudgetContext, out: BatchOutput, progress: Progress | None,
 ) -> None:
     """Make ctx.passes hold, for every job, one thinking pass that serves all of its caps: one engine call for
@@ -166,37 +167,41 @@ def ensure_passes(
     `out.thinking_rows` so that they are saved and serve a resumed run."""
     need = [(j, caps) for j, caps in needs if not (j.group in ctx.passes and all(ctx.passes[j.group].serves(c) for c in caps))]
     reqs = [phase1_request(engine.tokenizer, j, max(caps), ctx) for j, caps in need]
-    for (job, _), p in zip(need, _run_phase1(engine, reqs, progress)):
+    for (job, _), p in zip(need, await _run_phase1(engine, reqs, progress)):
         ctx.passes[job.group] = p
         out.generated_tokens += len(p.ids)
-        out.thinking_rows.append({
+        row = {
             "benchmark": job.problem.benchmark, "problem_id": job.problem.id, "sample": job.sample,
             "max_tokens": p.max_tokens, "finish": p.finish, "token_ids": list(p.ids),
-        })
+        }
+        if ctx.on_pass is not None:
+            ctx.on_pass(row)  # saved at once: a kill during the solution phase redoes nothing
+        else:
+            out.thinking_rows.append(row)
 
 
-def run_elastic(engine: Engine, jobs: list[Job], ctx: BudgetContext, progress: Progress | None = None) -> BatchOutput:
+async def run_elastic(engine: Engine, jobs: list[Job], ctx: BudgetContext, progress: Progress | None = None) -> BatchOutput:
     out = BatchOutput()
     close = engine.tokenizer.close_ids
     if ctx.share_thinking:
         # One pass per job, to the largest cap it still needs, unless a stored pass already serves it.
         caps = {job.group: [thinking_cap(engine, job, b, ctx.solution_budget) for b in job.budgets] for job in jobs}
-        ensure_passes(engine, [(j, caps[j.group]) for j in jobs], ctx, out, progress)
+        await ensure_passes(engine, [(j, caps[j.group]) for j in jobs], ctx, out, progress)
         items = []
         for job in jobs:
             p = ctx.passes[job.group]
             for budget, cap in zip(job.budgets, caps[job.group]):
                 items.append((job, budget, cap, cut(p, cap, close)))
-        _finish_solutions(engine, items, ctx, out, progress)
+        await _finish_solutions(engine, items, ctx, out, progress)
         return out
     # From scratch, budget by budget, the way the paper's scripts run: no pass is reused.
     points = sorted({b for j in jobs for b in j.budgets}, key=lambda b: (b is None, b or 0))
     for budget in points:
         todo = [j for j in jobs if budget in j.budgets]
         caps = [thinking_cap(engine, j, budget, ctx.solution_budget) for j in todo]
-        passes = _run_phase1(engine, [phase1_request(engine.tokenizer, j, c, ctx) for j, c in zip(todo, caps)], progress)
+        passes = await _run_phase1(engine, [phase1_request(engine.tokenizer, j, c, ctx) for j, c in zip(todo, caps)], progress)
         out.generated_tokens += sum(len(p.ids) for p in passes)
-        _finish_solutions(engine, [(j, budget, c, cut(p, c, close)) for j, c, p in zip(todo, caps, passes)], ctx, out, progress)
+        await _finish_solutions(engine, [(j, budget, c, cut(p, c, close)) for j, c, p in zip(todo, caps, passes)], ctx, out, progress)
     return out
 
 

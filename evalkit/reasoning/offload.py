@@ -18,16 +18,17 @@ The whole generation is offloaded, answer included: the thinking phase (at most 
 then the solution phase (at most `solution_budget` tokens, ends at EOS) both run under the same policy, so the
 `big` policy is the big model alone from start to end. The solution is graded as the sweep grades it.
 
-Sequences advance in steps: every step, all sequences waiting on one model go to it in one `generate` call (one
-call in all when both roles are the same engine object). Each sample records its segments (role "small" or
+Each (problem, sample, policy) is one controller (`offload_group`): plain sequential code that sends one request
+at a time to whichever model holds the sequence; the runner runs thousands of them at once over streaming engines. Each sample records its segments (role "small" or
 "big", first generated token, length, context before it), from which `evalkit.sim` simulates latency.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from evalkit.engines.base import THINK_CLOSE, Engine
 from evalkit.errors import EvalkitError
@@ -37,7 +38,6 @@ from evalkit.types import Finish, GenRequest, GenResult, Generation, Sampling, S
 PolicyKind = Literal["none", "big", "learned", "random"]
 Role = Literal["small", "big"]
 STRATEGY = "offload"
-Progress = Callable[[str, int, int], None]  # (event, sequences finished in this call, tokens generated)
 
 
 @dataclass(frozen=True)
@@ -120,14 +120,6 @@ def check_same_tokenizer(small: Engine, big: Engine) -> None:
             f"small model {small.name!r} and big model {big.name!r} use different tokenizers ({what} differs): "
             "offload needs two models of one family with the same tokenizer"
         )
-
-
-@dataclass
-class OffloadOutput:
-    generations: list[Generation] = field(default_factory=list)
-    generated_tokens: int = 0
-    calls: int = 0  # engine.generate calls
-    steps: int = 0
 
 
 class _Sequence:
@@ -297,33 +289,42 @@ def _stop_hit(res: GenResult, req: GenRequest) -> str | None:
     return best
 
 
-def run_offload(small: Engine, big: Engine, items: list[tuple[Job, Policy]], ctx: OffloadContext,
-                progress: Progress | None = None) -> OffloadOutput:
-    """Drive every (job, policy) to the end of its solution phase; one engine call per model per step."""
-    check_same_tokenizer(small, big)
+async def offload_group(small: Engine, big: Engine, job: Job, policy: Policy, ctx: OffloadContext) -> Generation:
+    """Drive one (job, policy) to the end of its solution phase: plain sequential code, one request at a time to
+    whichever model holds the sequence. The runner runs thousands of these at once over streaming engines."""
     engines: dict[Role, Engine] = {"small": small, "big": big}
-    max_len = min(small.max_model_len, big.max_model_len)
-    seqs = [_Sequence(job, policy, ctx, small, max_len) for job, policy in items]
-    out = OffloadOutput()
-    while True:
-        live = [s for s in seqs if not s.done]
-        if not live:
-            break
-        out.steps += 1
-        groups: dict[int, tuple[Engine, list[tuple[_Sequence, Role, GenRequest]]]] = {}
-        for s in live:
-            role, req = s.request()
-            eng = engines[role]
-            groups.setdefault(id(eng), (eng, []))[1].append((s, role, req))
-        for eng, batch in groups.values():
-            results = eng.generate([req for _, _, req in batch])
-            out.calls += 1
-            tokens = 0
-            for (s, role, req), res in zip(batch, results):
-                s.advance(role, req, res)
-                tokens += min(len(res.token_ids), req.max_tokens)
-            out.generated_tokens += tokens
-            if progress:
-                progress("offload", sum(1 for s, _, _ in batch if s.done), tokens)
-    out.generations = [s.generation() for s in seqs]
-    return out
+    seq = _Sequence(job, policy, ctx, small, min(small.max_model_len, big.max_model_len))
+    while not seq.done:
+        role, req = seq.request()
+        (res,) = await engines[role].agenerate([req])
+        seq.advance(role, req, res)
+    return seq.generation()
+
+
+@dataclass
+class OffloadOutput:
+    generations: list[Generation]
+    generated_tokens: int
+    calls: int  # requests sent to the engines
+
+
+def run_offload(small: Any, big: Any, items: list[tuple[Job, Policy]], ctx: OffloadContext) -> OffloadOutput:
+    """Run many (job, policy) controllers at once to the end, from synchronous code (tests, notebooks). Engines
+    that only batch are streamed through an adapter."""
+    from evalkit.engines.streaming import StreamingEngine, streaming
+
+    check_same_tokenizer(small, big)
+    s = streaming(small)
+    b = s if big is small else streaming(big)
+    try:
+        gens = asyncio.run(_gather(s, b, items, ctx))
+    finally:
+        for eng, orig in ((s, small), (b, big)):
+            if eng is not orig and isinstance(eng, StreamingEngine):
+                eng.close_stream()
+    return OffloadOutput(gens, sum(g.thinking_tokens + g.solution_tokens for g in gens),
+                         sum(g.extra["engine_calls"] for g in gens))
+
+
+async def _gather(small: Engine, big: Engine, items: list[tuple[Job, Policy]], ctx: OffloadContext) -> list[Generation]:
+    return list(await asyncio.gather(*(offload_group(small, big, job, pol, ctx) for job, pol in items)))

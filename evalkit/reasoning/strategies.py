@@ -167,7 +167,7 @@ def s1_thinking(
     return None, seq
 
 
-def _s1_rounds(
+async def _s1_rounds(
     engine: Engine, items: list[tuple[Job, int]], ctx: BudgetContext, options: StrategyOptions, cue: tuple[int, ...],
     out: BatchOutput, progress: Progress | None,
 ) -> dict[tuple[str, str, int], list[ThinkingPass]]:
@@ -187,7 +187,7 @@ def _s1_rounds(
                     seed=derive_seed(ctx.seed, *job.group, "s1-wait", len(rounds[job.group])))
             for job, cap, seq in pending
         ]
-        results = engine.generate(reqs)
+        results = await engine.agenerate(reqs)
         for (job, _, _), req, res in zip(pending, reqs, results):
             rounds[job.group].append(ThinkingPass(res.token_ids, res.finish, req.max_tokens))
         toks = sum(len(r.token_ids) for r in results)
@@ -288,16 +288,16 @@ def prompt_cap(engine: Engine, job: Job, budget: int | None, prompt_ids: tuple[i
 # --- the driver -------------------------------------------------------------------------------------------
 
 
-def generate_unique(engine: Engine, reqs: list[GenRequest]) -> tuple[list[GenResult], int]:
+async def generate_unique(engine: Engine, reqs: list[GenRequest]) -> tuple[list[GenResult], int]:
     """Answer requests with one engine call, generating each distinct request once; requests with no room get an
     empty result without asking the engine. Returns the results and the tokens actually generated."""
     distinct = list(dict.fromkeys(r for r in reqs if r.max_tokens > 0))
-    answers = dict(zip(distinct, engine.generate(distinct) if distinct else []))
+    answers = dict(zip(distinct, await engine.agenerate(distinct) if distinct else []))
     empty = GenResult((), "", "length")
     return [answers.get(r, empty) for r in reqs], sum(len(a.token_ids) for a in answers.values())
 
 
-def run_strategies(
+async def run_strategies(
     engine: Engine, work: dict[str, list[Job]], ctx: BudgetContext, options: StrategyOptions | None = None,
     progress: Progress | None = None,
 ) -> BatchOutput:
@@ -309,19 +309,19 @@ def run_strategies(
         raise EvalkitError(f"unknown strategy {sorted(unknown)[0]!r}: use elastic, truncate, s1, prompt or prompt-max")
     if set(work) <= {"elastic"}:
         # Elastic alone is exactly the elastic controller, engine calls included.
-        return run_elastic(engine, work.get("elastic", []), replace(ctx, strategy="elastic"), progress)
+        return await run_elastic(engine, work.get("elastic", []), replace(ctx, strategy="elastic"), progress)
     if ctx.share_thinking:
-        return _run_shared(engine, work, ctx, options, progress)
+        return await _run_shared(engine, work, ctx, options, progress)
     # From scratch: every strategy x budget on its own, with no pass reused, the way the papers' scripts run.
     out = BatchOutput()
     for strategy, jobs in work.items():
         if strategy == "elastic":
-            _merge(out, run_elastic(engine, jobs, replace(ctx, strategy="elastic"), progress))
+            _merge(out, await run_elastic(engine, jobs, replace(ctx, strategy="elastic"), progress))
             continue
         points = sorted({b for j in jobs for b in j.budgets}, key=lambda b: (b is None, b or 0))
         for budget in points:
             sub = [replace(j, budgets=(budget,)) for j in jobs if budget in j.budgets]
-            part = _run_shared(engine, {strategy: sub}, replace(ctx, passes={}), options, progress)
+            part = await _run_shared(engine, {strategy: sub}, replace(ctx, passes={}, on_pass=None), options, progress)
             part.thinking_rows = []  # a from-scratch pass serves nothing later
             _merge(out, part)
     return out
@@ -333,7 +333,7 @@ def _merge(out: BatchOutput, part: BatchOutput) -> None:
     out.generated_tokens += part.generated_tokens
 
 
-def _run_shared(
+async def _run_shared(
     engine: Engine, work: dict[str, list[Job]], ctx: BudgetContext, options: StrategyOptions, progress: Progress | None,
 ) -> BatchOutput:
     out = BatchOutput()
@@ -355,7 +355,7 @@ def _run_shared(
         for job in work.get(strategy, []):
             prev = needs.get(job.group, (job, []))
             needs[job.group] = (prev[0], prev[1] + caps[strategy][job.group])
-    ensure_passes(engine, list(needs.values()), ctx, out, progress)
+    await ensure_passes(engine, list(needs.values()), ctx, out, progress)
 
     # 2. Prompt strategies: their own first pass (the prompt depends on N); s1's "Wait" rounds.
     totals: list[_Total] = []
@@ -370,7 +370,7 @@ def _run_shared(
                 req = replace(phase1_request(tok, replace(job, prompt_ids=ids), cap, ctx), seed=seed)
                 prompt_items.append((strategy, job, b, cap, ids, req))
     if prompt_items:
-        passes = _run_phase1(engine, [it[-1] for it in prompt_items], progress)
+        passes = await _run_phase1(engine, [it[-1] for it in prompt_items], progress)
         for (strategy, job, b, cap, ids, req), p in zip(prompt_items, passes):
             out.generated_tokens += len(p.ids)
             th = cut(p, cap, close)
@@ -378,7 +378,7 @@ def _run_shared(
             totals.append(_Total(strategy, job, b, cap, ids, th, req.seed, cont,
                                  {"instruction": PROMPT_INSTRUCTIONS[strategy].strip().format(n=b) if b else ""}))
     s1_jobs = work.get("s1", [])
-    rounds = _s1_rounds(engine, [(j, max(caps["s1"][j.group])) for j in s1_jobs], ctx, options, cue, out, progress) if s1_jobs else {}
+    rounds = await _s1_rounds(engine, [(j, max(caps["s1"][j.group])) for j in s1_jobs], ctx, options, cue, out, progress) if s1_jobs else {}
 
     # 3. truncate: the shared pass cut at B; one continuation per job after a `</think>` the model wrote.
     for job in work.get("truncate", []):
@@ -404,7 +404,7 @@ def _run_shared(
             assert st is not None  # rounds were built to the largest cap, which serves every smaller one
             solutions.append(("s1", job, b, cap, st, solution_request(engine, job, b, st.seq + st.appended, ctx)))
     reqs = [s[-1] for s in solutions] + [t.cont for t in totals if t.cont is not None]
-    results, toks = generate_unique(engine, reqs)
+    results, toks = await generate_unique(engine, reqs)
     out.generated_tokens += toks
     by_req = dict(zip(reqs, results))
     for strategy, job, b, cap, th, req in solutions:

@@ -1,0 +1,87 @@
+"""What every run command shares around the runner: loading problems, grading rows left ungraded by a kill,
+the live display, running the groups, recording the timing in run.json, and the summary and plots at the end.
+
+`sweep` and `offload-sim` only plan their missing keys and build their controllers; everything else is here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+
+from evalkit.benchmarks import get_benchmark, load_problems
+from evalkit.engines.streaming import StreamingEngine
+from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
+from evalkit.run.grading import BackgroundGrading
+from evalkit.run.progress import RunProgress
+from evalkit.run.runner import Group, RunOutcome, Runner, RunTiming
+from evalkit.store import RUN_JSON, SUMMARY, RunStore
+from evalkit.summary import read_summary, summarize, write_summary
+from evalkit.types import Generation, Problem
+
+
+def load_all_problems(spec: Any) -> tuple[dict[str, list[Problem]], dict[str, Any]]:
+    """Problems of every benchmark of a spec (SweepSpec or OffloadSpec), and each dataset's identity."""
+    problems, identities = {}, {}
+    for name in spec.benchmarks:
+        get_benchmark(name)  # unknown names fail before any data is read
+    for name in spec.benchmarks:
+        probs, ident = load_problems(name, spec.data_dir, spec.limit, spec.prompts, spec.benchmark_options)
+        problems[name], identities[name] = probs, ident
+    return problems, identities
+
+
+def finalize(store: RunStore, console: Console | None = None) -> tuple[int, tuple[Path, ...]]:
+    """Write summary.csv and the plots from the files in the run directory."""
+    rows = summarize(store.generations(), store.grades())
+    write_summary(rows, store.path(SUMMARY))
+    plots: tuple[Path, ...] = ()
+    if rows:
+        series = series_from_summary(read_summary(store.path(SUMMARY)), store.root.name, label_strategy=True)
+        plots = tuple(plot_accuracy_vs_tokens(series, store.plots_dir))
+    return len(rows), plots
+
+
+def ungraded(store: RunStore, problems: dict[tuple[str, str], Problem], gens: Sequence[Generation]) -> list[tuple[Problem, Generation]]:
+    have = store.grades()
+    return [(problems[(g.benchmark, g.problem_id)], g) for g in gens
+            if g.key not in have and (g.benchmark, g.problem_id) in problems]
+
+
+class RunSession:
+    """One invocation over one run directory: background grading and the display live as long as it does."""
+
+    def __init__(self, store: RunStore, console: Console, workers: int, timeout: float, total_rows: int,
+                 label: str = "generate") -> None:
+        self.store, self.console = store, console
+        self.progress = RunProgress(console, total_rows, label)
+        self.grading = BackgroundGrading(store.append_grades, workers, timeout, on_progress=self._graded)
+
+    def _graded(self) -> None:
+        self.progress.grading(self.grading.done, self.grading.submitted, self.grading.errors)
+
+    def __enter__(self) -> "RunSession":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.grading.drain()  # verdicts of every row written are on disk before the command returns
+        finally:
+            self.progress.__exit__(*exc)
+
+    def grade_leftovers(self, items: list[tuple[Problem, Generation]]) -> None:
+        """Rows a killed run wrote but did not grade: graded now, beside the new generation."""
+        self.grading.submit(items)
+
+    def run(self, engines: Sequence[StreamingEngine], groups: Sequence[Group], max_inflight: int | None) -> RunOutcome:
+        runner = Runner(engines, self.store.append_generations, self.grading, self.progress, max_inflight)
+        return runner.run(groups)
+
+    def record_timing(self, timing: RunTiming, extra: dict[str, Any] | None = None) -> None:
+        info = self.store.read_run() if self.store.path(RUN_JSON).exists() else {}
+        info["timing"] = {**timing.to_json(), **(extra or {})}
+        self.store.write_run(info)
+
