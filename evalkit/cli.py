@@ -169,6 +169,14 @@ def _print_summary(run_dir: Path) -> None:
             *([pass_at_k_text(r["pass_at_k"])] if show_k else []),
         )
     out.print(t)
+    # Samples the grader could not judge (bad gold, crash, timeout) count as not correct in pass@1: say how many,
+    # so a broken gold or grader is never read as a weak model.
+    errors, timeouts = (sum(int(r.get(col) or 0) for r in rows) for col in ("errors", "timeout"))
+    if errors or timeouts:
+        out.print(
+            f"[yellow]not graded: {errors} grader errors, {timeouts} grading timeouts[/] (counted as not correct; "
+            f"columns errors/timeout in summary.csv, causes in grades.jsonl `detail`)"
+        )
 
 
 @app.command("benchmarks")

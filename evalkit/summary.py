@@ -34,7 +34,7 @@ class SummaryRow:
     forced_rate: float
     no_answer: int
     timeout: int
-    errors: int  # grader errors, runtime errors, ...
+    errors: int  # status "grader_error": the grader could not judge the sample (unparseable gold, crash)
     pass_at_k: str  # "k=value;..." for k in 2, 4, 8, ... <= samples per problem
     # Budget adherence (evalkit.reasoning.strategies.budget_tokens says what each strategy's budget allows):
     # generated tokens (thinking + solution) as a share of the allowance; empty where the budget sets none.
