@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/fakes.py
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EVALKIT_TEST_DATA", REPO.parent / "shared" / "data"))
 REQUIRE_DATA = os.environ.get("EVALKIT_REQUIRE_DATA", "") not in ("", "0")
-MISSING_DATA = f"staged benchmark data not found at {SHARED_DATA}: set EVALKIT_TEST_DATA to ../shared/data"
+MISSING_DATA = (f"staged benchmark data not found at {SHARED_DATA}: "
+                "set EVALKIT_TEST_DATA to the folder holding it (../shared/data beside the checkout)")
 FIXTURE_DATA = Path(__file__).parent / "fixtures" / "data"  # tests/fixtures/make_data.py writes it
 
 
