@@ -34,3 +34,24 @@ def test_agrees_with_official_labels_on_every_reproducible_row(data_dir):
                for v in verdicts)
     statuses = Counter(v.status for v in verdicts)
     assert statuses["time_limit"] >= 10 and statuses["runtime_error"] >= 20 and statuses["compile_error"] >= 1
+
+
+def test_fixture_suite_labels_and_reproducibility(fixture_data):
+    """The same suite layout on tests/fixtures/data: hand-written programs whose labels are known by construction."""
+    rows = load_suite(fixture_data)
+    assert [(r.problem.id, r.expected_pass, r.reproducible) for r in rows] == [
+        ("xyz101_a", True, "yes"), ("xyz101_a", False, "yes"), ("xyz102_a", False, "yes"), ("xyz103_b", True, "yes"),
+        ("xyz103_b", False, "yes"), ("9001_A", True, "yes"), ("xyz301_b", False, "yes"), ("3001", True, "yes"),
+        ("3002", False, "no"), ("3001", False, "undetermined"), ("3002", False, "no"),
+    ]
+    grader = CodeGrader(workers=2, time_scale=0.25)
+    try:
+        verdicts = grader.grade_programs([(r.problem, r.code) for r in rows])
+    finally:
+        grader.close()
+    assert [v.status for v in verdicts[:9]] == [
+        "accepted", "wrong_answer", "wrong_answer", "accepted", "wrong_answer",  # fails on private "0" and "999"
+        "accepted", "wrong_answer", "accepted",
+        "accepted",  # labelled fail by a private test that is not staged: evalkit must not invent a failure
+    ]
+    assert verdicts[9].status == "compile_error"
