@@ -19,7 +19,7 @@ from evalkit.benchmarks import get_benchmark
 from evalkit.config import EngineSpec
 from evalkit.engines.base import Engine, build_engine
 from evalkit.errors import EvalkitError
-from evalkit.grading.dispatch import Grading
+from evalkit.grading.dispatch import Grading, code_isolation
 from evalkit.reasoning.jobs import Job, chunks
 from evalkit.reasoning.offload import STRATEGY, OffloadContext, Policy, check_same_tokenizer, policy_from_label, run_offload
 from evalkit.runinfo import check_resumable, run_info
@@ -195,7 +195,7 @@ def precheck_tokenizers(small_model: str, big_model: str) -> None:
 
 
 def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
-                      engines: tuple[Engine, Engine] | None = None) -> OffloadRunResult:
+                      engines: tuple[Engine, Engine] | None = None, allow_unsandboxed: bool = False) -> OffloadRunResult:
     from evalkit.offload_summary import write_offload_outputs
     from evalkit.sim.profile import load_profile, merge_profiles, pick_costs
 
@@ -204,6 +204,9 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     # Cost profile first: a typo there should not cost an engine start.
     costs = pick_costs(merge_profiles([load_profile(p) for p in spec.profiles]), spec.small_cost, spec.big_cost,
                        spec.engine.model, spec.big.model)
+    # Code benchmarks need an isolated sandbox (or the user's explicit yes), known before any engine starts.
+    isolation = code_isolation((get_benchmark(n).kind for n in spec.benchmarks), allow_unsandboxed)
+    unsandboxed = isolation == "none"
     store = RunStore(spec.run_dir)
     previous = store.read_run() if store.path(RUN_JSON).exists() else None
     if previous is not None:
@@ -215,12 +218,12 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     existing = store.generations()
     done = {g.key for g in existing}
     todo = missing(spec, problems, done)
-    store.write_run(run_info(spec, None, identities, previous))  # type: ignore[arg-type]
+    store.write_run(run_info(spec, None, identities, previous, unsandboxed))  # type: ignore[arg-type]
     by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
     total = sum(len(m) for _, _, m in todo)
     if existing:
         console.print(f"[cyan]resuming {spec.run_dir}: {len(done)} generations on disk, {total} to go[/]")
-    grading = Grading(workers=spec.grade_workers, timeout=spec.grade_timeout)
+    grading = Grading(workers=spec.grade_workers, timeout=spec.grade_timeout, isolation=isolation)
     generated = graded = tokens = calls = 0
     own = engines is None
     small = big = None
@@ -233,7 +236,7 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
                 small, big = engines
                 check_same_tokenizer(small, big)
             identity = {"small": small.identity(), "big": big.identity()}
-            store.write_run(run_info(spec, identity, identities, previous))  # type: ignore[arg-type]
+            store.write_run(run_info(spec, identity, identities, previous, unsandboxed))  # type: ignore[arg-type]
             system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
             ctx = spec.context()
             items = [

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from evalkit.benchmarks import get_benchmark, load_problems
 from evalkit.config import SweepSpec, budget_label
 from evalkit.engines.base import Engine, build_engine
-from evalkit.grading.dispatch import Grading
+from evalkit.grading.dispatch import Grading, code_isolation
 from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
 from evalkit.reasoning.budget import BudgetContext, passes_from_rows
 from evalkit.reasoning.jobs import Job, chunks
@@ -95,9 +95,13 @@ def finalize(store: RunStore, console: Console | None = None) -> tuple[int, tupl
     return len(rows), plots
 
 
-def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | None = None) -> SweepResult:
+def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | None = None,
+              allow_unsandboxed: bool = False) -> SweepResult:
     console = console or Console(stderr=True)
     t0 = time.monotonic()
+    # Before anything is written or started: code benchmarks need an isolated sandbox (or the user's explicit yes).
+    isolation = code_isolation((get_benchmark(n).kind for n in spec.benchmarks), allow_unsandboxed)
+    unsandboxed = isolation == "none"
     store = RunStore(spec.run_dir)
     previous = store.read_run() if store.path(RUN_JSON).exists() else None
     if previous is not None:
@@ -107,12 +111,12 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
     existing = store.generations()
     done = {g.key for g in existing}
     todo = plan_missing(spec, problems, done)
-    store.write_run(run_info(spec, None, identities, previous))
+    store.write_run(run_info(spec, None, identities, previous, unsandboxed))
     by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
     total = sum(len(m) for _, _, miss in todo for m in miss.values())
     if existing:
         console.print(f"[cyan]resuming {spec.run_dir}: {len(done)} generations on disk, {total} to go[/]")
-    grading = Grading(workers=spec.grade_workers, timeout=spec.grade_timeout)
+    grading = Grading(workers=spec.grade_workers, timeout=spec.grade_timeout, isolation=isolation)
     generated = graded = tokens = 0
     own_engine = engine is None
     try:
@@ -121,7 +125,7 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
             if engine is None:
                 console.print(f"[cyan]starting engine {spec.engine.kind} for {spec.engine.model}[/]")
                 engine = build_engine(spec.engine)
-            store.write_run(run_info(spec, engine.identity(), identities, previous))
+            store.write_run(run_info(spec, engine.identity(), identities, previous, unsandboxed))
             ctx = BudgetContext(
                 solution_budget=spec.solution_budget, sampling=spec.sampling, seed=spec.seed,
                 share_thinking=spec.share_thinking,
