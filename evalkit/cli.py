@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evalkit.errors import EvalkitError
+from evalkit.sandbox_cli import allow_unsandboxed_option, print_unsandboxed_note
 
 app = typer.Typer(
     help="Benchmark reasoning models under token budgets: elastic thinking/solution budgets, offload "
@@ -93,6 +94,7 @@ def sweep(
     since: Optional[str] = typer.Option(None, "--since", help="livecodebench/codeforces: contests on or after YYYY-MM-DD."),
     until: Optional[str] = typer.Option(None, "--until", help="livecodebench/codeforces: contests on or before YYYY-MM-DD."),
     lcb_version: Optional[str] = typer.Option(None, "--lcb-version", help="livecodebench release: release_v1..release_v6, release_latest, v1..v6."),
+    allow_unsandboxed: bool = allow_unsandboxed_option(),
 ) -> None:
     """Run a model over benchmarks at several thinking budgets, grade, summarise and plot.
 
@@ -134,8 +136,9 @@ def sweep(
         grade_workers=grade_workers,
         out_root=out_root,
     )
-    result = run_sweep(spec, console)
+    result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
     _print_summary(result.run_dir)
+    print_unsandboxed_note(result.run_dir, out)
     out.print(
         f"[green]done[/]: {result.generated} new generations, {result.graded} graded, "
         f"{result.wall_seconds:.1f}s -> {result.run_dir}/ (summary.csv, plots/)"
@@ -208,10 +211,11 @@ def list_benchmarks(
 def grade(
     run: Path = typer.Argument(..., help="Run directory (results/<name>)."),
     regrade: bool = typer.Option(False, "--regrade", help="Grade every generation again (new verdicts win)."),
+    allow_unsandboxed: bool = allow_unsandboxed_option(),
 ) -> None:
     """Grade generations that have no verdict yet (or all with --regrade), then rewrite summary and plots."""
     from evalkit.config import SweepSpec
-    from evalkit.grading.dispatch import Grading
+    from evalkit.grading.dispatch import Grading, code_isolation
     from evalkit.run.grading import default_grade_workers
     from evalkit.run.session import finalize, load_all_problems
     from evalkit.store import RunStore
@@ -224,7 +228,11 @@ def grade(
     gens = store.generations()
     have = {} if regrade else store.grades()
     todo = [(by_key[(g.benchmark, g.problem_id)], g) for g in gens if g.key not in have and (g.benchmark, g.problem_id) in by_key]
-    grading = Grading(spec.grade_workers or default_grade_workers(spec.engine.kind, False), spec.grade_timeout)
+    isolation = code_isolation((p.kind for p, _ in todo), allow_unsandboxed)  # fails closed before grading
+    if isolation == "none":
+        store.write_run({**store.read_run(), "unsandboxed": True})
+    grading = Grading(spec.grade_workers or default_grade_workers(spec.engine.kind, False), spec.grade_timeout,
+                      isolation=isolation)
     try:
         store.open_for_append()
         verdicts = grading.grade(todo)
@@ -233,6 +241,7 @@ def grade(
         grading.close()
     finalize(store)
     _print_summary(store.root)
+    print_unsandboxed_note(store.root, out)
     out.print(f"graded {len(todo)} generations in {run}")
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evalkit.errors import EvalkitError
+from evalkit.sandbox_cli import allow_unsandboxed_option, print_unsandboxed_note
 
 console = Console(stderr=True)
 out = Console()
@@ -54,6 +55,7 @@ def offload_sim(
     arith_difficulty: int = typer.Option(1, "--arith-difficulty", min=1, max=5, help="Built-in arith benchmark: 1 (easy) to 5."),
     arith_count: int = typer.Option(50, "--arith-count", min=1, help="Built-in arith benchmark: number of problems."),
     arith_seed: int = typer.Option(0, "--arith-seed", help="Built-in arith benchmark: generator seed."),
+    allow_unsandboxed: bool = allow_unsandboxed_option(),
 ) -> None:
     """Offload (SplitReason): small model reasons, big model takes spans; accuracy vs offload and latency.
 
@@ -89,8 +91,9 @@ def offload_sim(
         max_inflight=max_inflight, grade_timeout=grade_timeout, grade_workers=grade_workers, out_root=out_root or "results",
         profiles=tuple(profile) or ("splitreason-a6000",), small_cost=small_cost, big_cost=big_cost,
     )
-    result = run_offload_sweep(spec, console)
+    result = run_offload_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
     print_offload_summary(result.run_dir / "offload_summary.csv", result.run_dir.name)
+    print_unsandboxed_note(result.run_dir, out)
     out.print(
         f"[green]done[/]: {result.generated} new generations, {result.graded} graded, {result.engine_calls} engine "
         f"calls, {result.wall_seconds:.1f}s -> {result.run_dir}/ (offload_summary.csv, summary.csv, plots/)"

@@ -22,6 +22,7 @@ from evalkit.engines.base import Engine, build_engine
 from evalkit.errors import EvalkitError
 from evalkit.config import check_runner_options
 from evalkit.engines.streaming import streaming
+from evalkit.grading.dispatch import code_isolation
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.offload import STRATEGY, OffloadContext, Policy, check_same_tokenizer, offload_group, policy_from_label
 from evalkit.run.runner import Group
@@ -199,7 +200,7 @@ def precheck_tokenizers(small_model: str, big_model: str) -> None:
 
 
 def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
-                      engines: tuple[Engine, Engine] | None = None) -> OffloadRunResult:
+                      engines: tuple[Engine, Engine] | None = None, allow_unsandboxed: bool = False) -> OffloadRunResult:
     from evalkit.offload_summary import write_offload_outputs
     from evalkit.sim.profile import load_profile, merge_profiles, pick_costs
 
@@ -208,6 +209,9 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     # Cost profile first: a typo there should not cost an engine start.
     costs = pick_costs(merge_profiles([load_profile(p) for p in spec.profiles]), spec.small_cost, spec.big_cost,
                        spec.engine.model, spec.big.model)
+    # Code benchmarks need an isolated sandbox (or the user's explicit yes), known before any engine starts.
+    isolation = code_isolation((get_benchmark(n).kind for n in spec.benchmarks), allow_unsandboxed)
+    unsandboxed = isolation == "none"
     store = RunStore(spec.run_dir)
     previous = store.read_run() if store.path(RUN_JSON).exists() else None
     if previous is not None:
@@ -219,7 +223,7 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     existing = store.generations()
     done = {g.key for g in existing}
     todo = missing(spec, problems, done)
-    store.write_run(run_info(spec, None, identities, previous))  # type: ignore[arg-type]
+    store.write_run(run_info(spec, None, identities, previous, unsandboxed))  # type: ignore[arg-type]
     by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
     total = sum(len(m) for _, _, m in todo)
     if existing:
@@ -232,7 +236,8 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     small = big = None
     streams: list[Any] = []
     try:
-        with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total, label="offload") as session:
+        with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total, label="offload",
+                        isolation=isolation) as session:
             session.grade_leftovers(leftovers)
             if todo:
                 if engines is None:
@@ -241,7 +246,7 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
                     small, big = engines
                     check_same_tokenizer(small, big)
                 identity = {"small": small.identity(), "big": big.identity()}
-                store.write_run(run_info(spec, identity, identities, previous))  # type: ignore[arg-type]
+                store.write_run(run_info(spec, identity, identities, previous, unsandboxed))  # type: ignore[arg-type]
                 s_small = streaming(small)
                 s_big = s_small if big is small else streaming(big)
                 streams = [s_small, s_big]

@@ -38,7 +38,10 @@ def check_resumable(previous: dict[str, Any], spec: SweepSpec) -> None:
         )
 
 
-def run_info(spec: SweepSpec, engine_identity: dict[str, Any] | None, datasets: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+def run_info(spec: SweepSpec, engine_identity: dict[str, Any] | None, datasets: dict[str, Any], previous: dict[str, Any] | None,
+             unsandboxed: bool = False) -> dict[str, Any]:
+    """`unsandboxed`: this invocation grades code with no isolation (--allow-unsandboxed). It sticks: once any of a
+    run's programs ran unsandboxed, its run.json says so for good."""
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     info = {
         "spec": spec.to_json(),
@@ -49,5 +52,6 @@ def run_info(spec: SweepSpec, engine_identity: dict[str, Any] | None, datasets: 
         "created": (previous or {}).get("created", now),
         "updated": now,
         "command": " ".join(sys.argv),
+        "unsandboxed": unsandboxed or bool((previous or {}).get("unsandboxed")),
     }
     return info

@@ -18,6 +18,7 @@ from evalkit.benchmarks import get_benchmark
 from evalkit.config import SweepSpec, budget_label
 from evalkit.engines.base import Engine, build_engine
 from evalkit.engines.streaming import streaming
+from evalkit.grading.dispatch import code_isolation
 from evalkit.reasoning.budget import BudgetContext, passes_from_rows
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.strategies import StrategyOptions, run_strategies
@@ -85,9 +86,13 @@ def _has_cuda() -> bool:
         return False
 
 
-def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | None = None) -> SweepResult:
+def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | None = None,
+              allow_unsandboxed: bool = False) -> SweepResult:
     console = console or Console(stderr=True)
     t0 = time.monotonic()
+    # Before anything is written or started: code benchmarks need an isolated sandbox (or the user's explicit yes).
+    isolation = code_isolation((get_benchmark(n).kind for n in spec.benchmarks), allow_unsandboxed)
+    unsandboxed = isolation == "none"
     store = RunStore(spec.run_dir)
     previous = store.read_run() if store.path(RUN_JSON).exists() else None
     if previous is not None:
@@ -97,7 +102,7 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
     existing = store.generations()
     done = {g.key for g in existing}
     todo = plan_missing(spec, problems, done)
-    store.write_run(run_info(spec, None, identities, previous))
+    store.write_run(run_info(spec, None, identities, previous, unsandboxed))
     by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
     total = sum(len(m) for _, _, miss in todo for m in miss.values())
     if existing:
@@ -108,14 +113,14 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
     own_engine = engine is None
     stream = None
     try:
-        with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total) as session:
+        with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total, isolation=isolation) as session:
             session.grade_leftovers(leftovers)  # a kill between writing and grading
             if todo:
                 if engine is None:
                     console.print(f"[cyan]starting engine {spec.engine.kind} for {spec.engine.model}[/]")
                     engine = build_engine(spec.engine)
                 stream = streaming(engine)
-                store.write_run(run_info(spec, engine.identity(), identities, previous))
+                store.write_run(run_info(spec, engine.identity(), identities, previous, unsandboxed))
                 groups = sweep_groups(spec, stream, store, todo)
                 outcome = session.run([stream], groups, spec.max_inflight)
                 generated, tokens = outcome.generated, outcome.tokens

@@ -27,11 +27,12 @@ def _problem(expected: str, tl: float = 1.0, mem: int = 256 << 20, tests: int = 
 
 @pytest.fixture(scope="module")
 def grader():
-    g = CodeGrader(workers=2)
+    g = CodeGrader(workers=2, allow_unsandboxed=True)  # so that a machine without isolation skips, not errors
     if os.geteuid() == 0:
         assert g.isolation == "namespaces", "running as root, namespace isolation must work"
     if g.isolation == "none":
-        pytest.skip("no namespace isolation on this machine (evalkit warns about it)")
+        g.close()
+        pytest.skip("no namespace isolation on this machine (evalkit refuses to grade code here without --allow-unsandboxed)")
     yield g
     g.close()
 

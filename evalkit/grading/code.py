@@ -177,8 +177,9 @@ class CodeGrader:
     unless `full_detail` (every test runs and the detail lists each test's status)."""
 
     def __init__(self, workers: int = 2, isolation: Isolation | str = "auto", full_detail: bool = False,
-                 time_scale: float = 1.0, sandbox: Sandbox | None = None) -> None:
-        self.sandbox = sandbox or Sandbox(isolation=isolation, workers=workers)  # type: ignore[arg-type]
+                 time_scale: float = 1.0, sandbox: Sandbox | None = None, allow_unsandboxed: bool = False) -> None:
+        self.sandbox = sandbox or Sandbox(isolation=isolation, workers=workers,  # type: ignore[arg-type]
+                                          allow_unsandboxed=allow_unsandboxed)
         self._own_sandbox = sandbox is None
         self.full_detail = full_detail
         self.time_scale = time_scale

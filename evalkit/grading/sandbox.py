@@ -5,7 +5,7 @@ process group (killed whole on a wall-clock timeout). Resource limits (CPU time,
 files, processes) are set by the trusted harness before any model code runs; the hard limits cannot be raised
 again by an unprivileged process.
 
-Isolation levels, probed once (`detect_isolation`):
+Isolation levels, probed once per Sandbox (`Sandbox._probe`):
 
 - ``namespaces`` (running as root): `unshare` gives the run new mount, PID, network, IPC and UTS namespaces. The
   harness starts there as root and builds a private root on a tmpfs holding only read-only binds of /usr (and the
@@ -16,8 +16,14 @@ Isolation levels, probed once (`detect_isolation`):
   everything it forks dies with it: when the namespace's init exits, the kernel kills the whole PID namespace.
 - ``userns`` (not root, unprivileged user namespaces enabled): the same, inside a user namespace; the program
   keeps the invoking user's identity outside.
-- ``none``: no namespaces could be created. Programs still run with limits, a minimal environment and their own
-  process group, but they CAN reach the network and read the user's files; evalkit says so loudly.
+- ``none``: no namespaces could be created. Programs would still run with limits, a minimal environment and their
+  own process group, but they CAN reach the network and read the user's files. So a probe that finds no isolation
+  fails closed (EvalkitError naming the fix) unless the caller passed `allow_unsandboxed` (the CLI's
+  `--allow-unsandboxed`, recorded in run.json). Commands probe before any engine starts (`probe_isolation`).
+
+`EVALKIT_SANDBOX_ISOLATION=none` makes the probe report ``none`` on any machine: a testing and diagnostic knob,
+so the unsandboxed path (refusal, or --allow-unsandboxed) can be exercised where namespaces work. It can only
+take isolation away, never claim it.
 
 The only tool used is `unshare` from util-linux (mounts, chroot and the uid switch are done by the harness itself,
 one exec per run); no extra package is needed.
@@ -37,16 +43,21 @@ import sys
 import sysconfig
 import tempfile
 import time
-import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
 
+from evalkit.errors import EvalkitError
+
 Isolation = Literal["namespaces", "userns", "none"]
 BOX = "/box"  # where the run directory appears inside the private root
 _STDERR_KEEP = 16 * 1024  # bytes of stderr kept (the tail) for details and status markers
 _UID_BASE = 1_900_000_000  # unprivileged uids for sandboxed programs: far above any real account
+
+ISOLATION_ENV = "EVALKIT_SANDBOX_ISOLATION"  # "none" forces the unsandboxed path (tests, diagnostics)
+UNSANDBOXED_FIX = ("run as root, enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), "
+                   "or pass --allow-unsandboxed to run it anyway with your network and files in reach")
 
 HARNESS = "_evalkit_harness.py"
 HARNESS_SOURCE = (Path(__file__).parent / "harness.py").read_text(encoding="utf-8")
@@ -139,9 +150,13 @@ def site_paths() -> list[str]:
 
 
 class Sandbox:
-    """Runs RunRequests, up to `workers` at a time, from one thread (no threads: a selector loop)."""
+    """Runs RunRequests, up to `workers` at a time, from one thread (no threads: a selector loop).
 
-    def __init__(self, isolation: Isolation | Literal["auto"] = "auto", workers: int = 2, python: str | None = None) -> None:
+    With isolation "auto" the level is probed; finding none raises EvalkitError unless `allow_unsandboxed`."""
+
+    def __init__(self, isolation: Isolation | Literal["auto"] = "auto", workers: int = 2, python: str | None = None,
+                 allow_unsandboxed: bool = False) -> None:
+        forced = _forced_isolation() if isolation == "auto" else None
         self.workers = max(1, int(workers))
         self.python = python or sys.executable
         self.base = Path(tempfile.mkdtemp(prefix="evalkit-sandbox-"))
@@ -152,15 +167,14 @@ class Sandbox:
         self.unshare = shutil.which("unshare", path="/usr/bin:/bin:/usr/sbin:/sbin:" + os.environ.get("PATH", ""))
         # uid of parallel slot k is uid_base + k; distinct per grading process so concurrent graders do not share
         self.uid_base = _UID_BASE + (os.getpid() % 100_000) * 64
-        self.why_none = ""
-        self.isolation: Isolation = self._probe() if isolation == "auto" else isolation
-        if self.isolation == "none" and isolation == "auto":
-            warnings.warn(
-                "evalkit sandbox: no namespace isolation available (" + self.why_none + "); generated programs run "
-                "with resource limits and their own process group but CAN use the network and read your files. "
-                "Run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1).",
-                RuntimeWarning, stacklevel=2,
-            )
+        self.why_none = f"{ISOLATION_ENV}=none" if forced == "none" else ""
+        if isolation != "auto":
+            self.isolation: Isolation = isolation
+        else:
+            self.isolation = "none" if forced == "none" else self._probe()
+            if self.isolation == "none" and not allow_unsandboxed:
+                self.close()
+                raise EvalkitError(f"cannot isolate generated code on this machine ({self.why_none}): {UNSANDBOXED_FIX}")
 
     # ---- isolation -------------------------------------------------------------------------------------------
 
@@ -229,6 +243,23 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _forced_isolation() -> str | None:
+    """The EVALKIT_SANDBOX_ISOLATION knob: unset, "" or "auto" probe as usual; "none" skips the probe."""
+    value = os.environ.get(ISOLATION_ENV, "").strip().lower()
+    if value in ("", "auto"):
+        return None
+    if value != "none":
+        raise EvalkitError(f"{ISOLATION_ENV}={value!r} is not understood: unset it (probe the machine) or set it to none")
+    return value
+
+
+def probe_isolation(allow_unsandboxed: bool = False) -> Isolation:
+    """The isolation level programs will get here, probed up front so a command fails in seconds, before any
+    engine starts. Raises EvalkitError naming the fix when there is none and `allow_unsandboxed` is False."""
+    with Sandbox(workers=1, allow_unsandboxed=allow_unsandboxed) as sb:
+        return sb.isolation
 
 
 class _Running:

@@ -38,8 +38,9 @@ class BackgroundGrading:
     """`submit` rows; `drain` waits until every submitted row has its verdict on disk."""
 
     def __init__(self, write: Callable[[list[GradeRecord]], object], workers: int, timeout: float,
-                 on_progress: Callable[[], None] | None = None) -> None:
+                 on_progress: Callable[[], None] | None = None, isolation: str | None = None) -> None:
         self.write = write
+        self.isolation = isolation  # the sandbox level probed before the run (code benchmarks)
         self.workers, self.timeout = workers, timeout
         self.on_progress = on_progress or (lambda: None)
         self._queues: dict[str, queue.Queue] = {}
@@ -82,7 +83,7 @@ class BackgroundGrading:
         self._threads.clear()
 
     def _loop(self, kind: str, q: queue.Queue) -> None:
-        grading = Grading(workers=self.workers, timeout=self.timeout)
+        grading = Grading(workers=self.workers, timeout=self.timeout, isolation=self.isolation)  # type: ignore[arg-type]
         try:
             while True:
                 first = q.get()

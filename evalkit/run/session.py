@@ -54,10 +54,11 @@ class RunSession:
     """One invocation over one run directory: background grading and the display live as long as it does."""
 
     def __init__(self, store: RunStore, console: Console, workers: int, timeout: float, total_rows: int,
-                 label: str = "generate") -> None:
+                 label: str = "generate", isolation: str | None = None) -> None:
         self.store, self.console = store, console
         self.progress = RunProgress(console, total_rows, label)
-        self.grading = BackgroundGrading(store.append_grades, workers, timeout, on_progress=self._graded)
+        self.grading = BackgroundGrading(store.append_grades, workers, timeout, on_progress=self._graded,
+                                         isolation=isolation)
 
     def _graded(self) -> None:
         self.progress.grading(self.grading.done, self.grading.submitted, self.grading.errors)
