@@ -20,7 +20,8 @@ def eng() -> HFEngine:
     e = object.__new__(HFEngine)  # the decode rules need no model
     e.tokenizer = ChatTokenizer(CharTokenizer())
     e.max_model_len = 50
-    e.batch = 4
+    e.batch = e.capacity = 4
+    e._init_stream()
     return e
 
 
