@@ -2,11 +2,13 @@
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -89,34 +91,59 @@ def test_sweep_writes_run_directory(demo_engine, tmp_path):
     assert again.generated == 0 and len((run / "generations.jsonl").read_text().splitlines()) == 9
 
 
-def test_resume_after_kill_9(tmp_path):
-    """Kill a real `evalkit sweep` process group with SIGKILL mid-run; the same command finishes the job."""
-    cmd = [sys.executable, "-m", "evalkit", "sweep", "--benchmarks", "arith", "--arith-count", "24", "--budgets", "8,16,32",
-           "--solution-budget", "16", "--temperature", "0", "--batch-size", "2", "--max-model-len", "1024",
-           "--name", "killed", "--out", str(tmp_path)]
-    gens = tmp_path / "killed" / "generations.jsonl"
+def kill_three_times_then_finish(cmd: list[str], run: Path, total: int, seed: int) -> list[dict]:
+    """Start `cmd`, SIGKILL its process group at three random moments (after a random number of new rows, or
+    mid-start when the rows come slowly), rerun it each time, then let it finish. Returns the final rows."""
+    rng = random.Random(seed)
+    gens = run / "generations.jsonl"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if gens.exists() and len(gens.read_text().splitlines()) >= 6:
-                break
-            assert proc.poll() is None, "the sweep ended before it could be killed"
-            time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    before = len(gens.read_text().splitlines())
-    assert 0 < before < 72, before
+    count = lambda: len(gens.read_text().splitlines()) if gens.exists() else 0  # noqa: E731
+    for _ in range(3):
+        start = count()
+        target = start + rng.randint(1, max(1, (total - start) // 3))
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and count() < target and proc.poll() is None:
+                time.sleep(0.05)
+            assert proc.poll() is None, "the run ended before it could be killed"
+            os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait(timeout=60)
+        assert start <= count() < total
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [json.loads(line) for line in gens.read_text().splitlines()]
+    return [json.loads(line) for line in gens.read_text().splitlines()]
+
+
+def test_sweep_killed_three_times_resumes_with_every_key_once(tmp_path):
+    """Kill a real streaming `evalkit sweep` with SIGKILL at three random moments; the same command finishes."""
+    cmd = [sys.executable, "-m", "evalkit", "sweep", "--benchmarks", "arith", "--arith-count", "24", "--budgets", "8,16,32",
+           "--solution-budget", "16", "--temperature", "0", "--max-model-len", "1024",
+           "--name", "killed", "--out", str(tmp_path)]
+    rows = kill_three_times_then_finish(cmd, tmp_path / "killed", 24 * 3, seed=int(time.time()))
     keys = Counter((r["problem_id"], r["budget"]) for r in rows)
     assert len(keys) == 24 * 3 and max(keys.values()) == 1, "every key exactly once"
     grades = [json.loads(line) for line in (tmp_path / "killed" / "grades.jsonl").read_text().splitlines()]
-    assert {(g["problem_id"], g["budget"]) for g in grades} == set(keys)
+    graded = Counter((g["problem_id"], g["budget"]) for g in grades)
+    assert set(graded) == set(keys) and max(graded.values()) == 1, "every row graded, and graded once"
     assert (tmp_path / "killed" / "plots" / "arith_accuracy_vs_tokens.png").exists()
+    timing = json.loads((tmp_path / "killed" / "run.json").read_text())["timing"]
+    assert timing["engine_busy_s"] > 0 and timing["wall_s"] >= timing["generate_s"]
+
+
+def test_offload_sim_killed_three_times_resumes_with_every_key_once(tmp_path):
+    cmd = [sys.executable, "-m", "evalkit", "offload-sim", "--small", "smollm2-demo", "--big", "smollm2-demo",
+           "--benchmarks", "arith", "--arith-count", "16", "--policies", "none,random", "--ratios", "0.5",
+           "--thinking-budget", "32", "--solution-budget", "16", "--span", "8", "--temperature", "0",
+           "--max-model-len", "1024", "--name", "off-killed", "--out", str(tmp_path)]
+    rows = kill_three_times_then_finish(cmd, tmp_path / "off-killed", 16 * 2, seed=int(time.time()) + 1)
+    keys = Counter((r["problem_id"], r["budget"]) for r in rows)
+    assert len(keys) == 16 * 2 and max(keys.values()) == 1, "every key exactly once"
+    grades = [json.loads(line) for line in (tmp_path / "off-killed" / "grades.jsonl").read_text().splitlines()]
+    graded = Counter((g["problem_id"], g["budget"]) for g in grades)
+    assert set(graded) == set(keys) and max(graded.values()) == 1, "every row graded, and graded once"
+    assert (tmp_path / "off-killed" / "offload_summary.csv").exists()
 
 
 def test_sampled_sweep_with_seeds_shared_equals_unshared(demo_engine, data_dir, tmp_path):
