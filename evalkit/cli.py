@@ -1,53 +1,23 @@
 """The `evalkit` command line: flags -> frozen specs -> the module that does the work.
 
-Heavy imports (vllm, torch, transformers, matplotlib) happen inside commands, so `evalkit --help`, `plot` and
-`report` start fast. Any EvalkitError becomes one red line on stderr and exit code 2.
+This module declares the run commands on the shared app (`cli_app`) and registers the other command modules on
+it; they import `cli_app`, never this module. Heavy imports (vllm, torch, transformers, matplotlib) happen inside
+commands, so `evalkit --help`, `plot` and `report` start fast. Any EvalkitError becomes one red line on stderr and
+exit code 2.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from evalkit.cli_app import app, console, out, parse_prompts, slug, split_list
 from evalkit.errors import EvalkitError
 from evalkit.sandbox_cli import allow_unsandboxed_option, print_unsandboxed_note
-
-app = typer.Typer(
-    help="Benchmark reasoning models under token budgets: elastic thinking/solution budgets, offload "
-    "simulation, and CI regression reports. Results go to results/<name>/.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console(stderr=True)
-out = Console()
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text.rstrip("/").split("/")[-1]).strip("-") or "run"
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
-
-
-def _prompts(items: list[str]) -> dict[str, str]:
-    """--prompt 'TEMPLATE' applies to every benchmark; --prompt 'math500=TEMPLATE' to one."""
-    out_: dict[str, str] = {}
-    for item in items:
-        m = re.match(r"^([a-z0-9_]+)=(.*)$", item, re.S)
-        key, template = (m.group(1), m.group(2)) if m else ("*", item)
-        if "{problem}" not in template:
-            raise EvalkitError(f"--prompt {item!r} has no {{problem}} placeholder: include {{problem}} where the statement goes")
-        out_[key] = template
-    return out_
-
 
 @app.command()
 def sweep(
@@ -104,13 +74,13 @@ def sweep(
     from evalkit.sweep import run_sweep
     from evalkit.types import Sampling
 
-    bench_names = _split(benchmarks)
+    bench_names = split_list(benchmarks)
     spec = SweepSpec(
-        name=name or f"{_slug(model)}_{'-'.join(bench_names) or 'none'}",
+        name=name or f"{slug(model)}_{'-'.join(bench_names) or 'none'}",
         engine=EngineSpec(
             kind=engine, model=model, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
-            data_parallel_size=data_parallel_size, endpoints=_split(endpoint), tokenizer=tokenizer,
+            data_parallel_size=data_parallel_size, endpoints=split_list(endpoint), tokenizer=tokenizer,
             concurrency=concurrency, retries=retries, request_timeout=request_timeout, device=device,
         ),
         benchmarks=bench_names,
@@ -125,7 +95,7 @@ def sweep(
         seed=seed,
         limit=limit,
         share_thinking=share_thinking,
-        prompts=_prompts(prompt),
+        prompts=parse_prompts(prompt),
         data_dir=data_dir,
         benchmark_options={
             "difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed,

@@ -67,26 +67,26 @@ def offload_sim(
     if from_run is not None:
         _resimulate(from_run, profile, small_cost, big_cost, Path(out_root) if out_root else None)
         return
-    from evalkit.cli import _prompts, _slug, _split
+    from evalkit.cli_app import parse_prompts, slug, split_list
     from evalkit.config import EngineSpec, parse_budget
     from evalkit.offload_run import OffloadSpec, run_offload_sweep
     from evalkit.reasoning.offload import parse_policies
     from evalkit.types import Sampling
 
-    bench_names = _split(benchmarks)
+    bench_names = split_list(benchmarks)
 
     def engine_spec(model: str, endpoints: str) -> EngineSpec:
         return EngineSpec(kind=engine, model=model, max_model_len=max_model_len,
                           gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
-                          endpoints=_split(endpoints))
+                          endpoints=split_list(endpoints))
 
     spec = OffloadSpec(
-        name=name or f"offload_{_slug(small)}_{_slug(big)}_{'-'.join(bench_names) or 'none'}",
+        name=name or f"offload_{slug(small)}_{slug(big)}_{'-'.join(bench_names) or 'none'}",
         engine=engine_spec(small, endpoint), big=engine_spec(big, big_endpoint or endpoint), benchmarks=bench_names,
         policies=tuple(p.label for p in parse_policies(policies, ratios)),
         thinking_budget=parse_budget(thinking_budget), solution_budget=parse_budget(solution_budget),
         span=span, span_cap=span_cap, open_tag=open_tag, close_tag=close_tag, samples=samples,
-        sampling=Sampling(temperature=temperature, top_p=top_p), seed=seed, limit=limit, prompts=_prompts(prompt),
+        sampling=Sampling(temperature=temperature, top_p=top_p), seed=seed, limit=limit, prompts=parse_prompts(prompt),
         data_dir=data_dir, benchmark_options={"difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed},
         max_inflight=max_inflight, grade_timeout=grade_timeout, grade_workers=grade_workers, out_root=out_root or "results",
         profiles=tuple(profile) or ("splitreason-a6000",), small_cost=small_cost, big_cost=big_cost,
@@ -103,7 +103,8 @@ def offload_sim(
 def _resimulate(run: Path, profiles: list[str], small_cost: str | None, big_cost: str | None, target: Path | None) -> None:
     from evalkit.offload_run import OffloadSpec
     from evalkit.offload_summary import OFFLOAD_SUMMARY, write_offload_outputs
-    from evalkit.sim.profile import load_profile, merge_profiles, pick_costs
+    from evalkit.sim.profile import merge_profiles, pick_costs
+    from evalkit.sim.profiles import load_profile
     from evalkit.store import RunStore
 
     store = RunStore(run)
@@ -162,13 +163,13 @@ def calibrate_cmd(
 
     Example: evalkit calibrate --model smollm2-demo --prompt-tokens 512 --context-tokens 1024 --out demo.json
     """
-    from evalkit.cli import _slug
+    from evalkit.cli_app import slug
     from evalkit.config import EngineSpec
-    from evalkit.engines.base import build_engine
+    from evalkit.engines.factory import build_engine
     from evalkit.sim.calibrate import CalibrationPlan, calibrate, profile_for
 
     plan = CalibrationPlan(prompt_tokens, decode_tokens, context_tokens, repeats)
-    target = out_file or Path("results") / "profiles" / f"{_slug(model)}.json"
+    target = out_file or Path("results") / "profiles" / f"{slug(model)}.json"
     eng = build_engine(EngineSpec(kind=engine, model=model, max_model_len=max_model_len,
                                   gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size))
     try:

@@ -18,7 +18,8 @@ from rich.console import Console
 
 from evalkit.benchmarks import get_benchmark
 from evalkit.config import EngineSpec
-from evalkit.engines.base import Engine, build_engine
+from evalkit.engines.base import Engine
+from evalkit.engines.factory import build_engine
 from evalkit.errors import EvalkitError
 from evalkit.config import check_runner_options
 from evalkit.engines.streaming import streaming
@@ -202,7 +203,8 @@ def precheck_tokenizers(small_model: str, big_model: str) -> None:
 def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
                       engines: tuple[Engine, Engine] | None = None, allow_unsandboxed: bool = False) -> OffloadRunResult:
     from evalkit.offload_summary import write_offload_outputs
-    from evalkit.sim.profile import load_profile, merge_profiles, pick_costs
+    from evalkit.sim.profile import merge_profiles, pick_costs
+    from evalkit.sim.profiles import load_profile
 
     console = console or Console(stderr=True)
     t0 = time.monotonic()

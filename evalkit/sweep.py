@@ -16,7 +16,8 @@ from rich.console import Console
 
 from evalkit.benchmarks import get_benchmark
 from evalkit.config import SweepSpec, budget_label
-from evalkit.engines.base import Engine, build_engine
+from evalkit.engines.base import Engine
+from evalkit.engines.factory import build_engine
 from evalkit.engines.streaming import streaming
 from evalkit.grading.dispatch import code_isolation
 from evalkit.reasoning.budget import BudgetContext, passes_from_rows

@@ -8,7 +8,8 @@ from evalkit.offload_summary import read_offload_summary, write_offload_outputs
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.offload import OffloadContext, Policy, run_offload
 from evalkit.sim.calibrate import CalibrationPlan, calibrate, profile_for
-from evalkit.sim.profile import load_profile, pick_costs
+from evalkit.sim.profile import pick_costs
+from evalkit.sim.profiles import load_profile
 from evalkit.store import RunStore
 from evalkit.types import Problem, Sampling
 

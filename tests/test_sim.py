@@ -8,8 +8,8 @@ import pytest
 
 from evalkit.errors import EvalkitError
 from evalkit.sim.latency import SegmentTable, decode_seconds, simulate, simulate_sample
-from evalkit.sim.profile import CostProfile, ModelCost, load_profile, merge_profiles, pick_costs
-from evalkit.sim.profiles import SPLITREASON_A6000
+from evalkit.sim.profile import CostProfile, ModelCost, merge_profiles, pick_costs
+from evalkit.sim.profiles import SPLITREASON_A6000, load_profile
 from evalkit.types import Segment
 
 PROMPT, GENERATED = 2048, 16384

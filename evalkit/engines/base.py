@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol, Sequence, runtime_checkable
 
-from evalkit.config import EngineSpec
 from evalkit.errors import EvalkitError
 from evalkit.types import GenRequest, GenResult
 
@@ -73,18 +72,3 @@ class Engine(Protocol):
 
     def identity(self) -> dict[str, Any]: ...
 
-
-def build_engine(spec: EngineSpec) -> Engine:
-    if spec.kind == "vllm":
-        from evalkit.engines.vllm import VLLMEngine
-
-        return VLLMEngine(spec)
-    if spec.kind == "openai":
-        from evalkit.engines.openai import OpenAIEngine
-
-        return OpenAIEngine(spec)
-    if spec.kind == "hf":
-        from evalkit.engines.hf import HFEngine
-
-        return HFEngine(spec)
-    raise EvalkitError(f"unknown engine {spec.kind!r}: use --engine vllm, openai (with --endpoint URL) or hf")

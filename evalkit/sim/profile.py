@@ -1,8 +1,8 @@
 """Cost profiles: per model, prefill and decode speed (tokens/s) and how much decoding slows with context.
 
-A profile is a named set of model entries, loaded by name (shipped, see `profiles`) or from a JSON file written
-by `evalkit calibrate`. Several profiles can be merged, so a small model calibrated on one run and a big model
-calibrated on another can be simulated together.
+A profile is a named set of model entries, shipped (see `profiles`, which also loads one by name or file) or read
+from a JSON file written by `evalkit calibrate`. Several profiles can be merged, so a small model calibrated on one
+run and a big model calibrated on another can be simulated together.
 """
 
 from __future__ import annotations
@@ -81,24 +81,6 @@ class CostProfile:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
         tmp.replace(path)
-
-
-def load_profile(ref: str) -> CostProfile:
-    """A shipped profile by name, or a JSON file by path."""
-    from evalkit.sim.profiles import SHIPPED
-
-    if ref in SHIPPED:
-        return SHIPPED[ref]
-    path = Path(ref).expanduser()
-    if not path.is_file():
-        raise EvalkitError(
-            f"unknown cost profile {ref!r}: use one of {', '.join(sorted(SHIPPED))} or a JSON file written by `evalkit calibrate`"
-        )
-    try:
-        row = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise EvalkitError(f"cannot read cost profile {path} ({e}): pass a JSON file written by `evalkit calibrate`") from None
-    return CostProfile.from_json(row, str(path))
 
 
 def merge_profiles(profiles: Sequence[CostProfile]) -> CostProfile:
