@@ -1,5 +1,6 @@
 """The openai engine's control logic against small fake OpenAI-compatible servers (stdlib HTTP, char-level model):
-wire format, finish mapping, retries with backoff, 4xx errors, load sharing and failover when a replica dies.
+wire format, finish mapping, per-request delivery, retries with backoff, 4xx errors, load sharing, failover when a
+replica dies, re-probing, and close().
 
 The same engine against real vLLM servers is tested in test_openai_server.py and test_engine_contract.py.
 """
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import evalkit.engines.openai as openai_mod
+import evalkit.engines.replicas as replicas_mod
 from evalkit.config import EngineSpec
 from evalkit.engines.base import ChatTokenizer
 from evalkit.engines.http import Endpoint
@@ -34,9 +36,11 @@ def respond(prompt: str) -> str:
 
 class FakeServer:
     """An OpenAI-compatible completions server in a thread. `fail_next` holds HTTP statuses to answer before
-    serving normally; `die_after` makes it crash (drop the connection, stop listening) on that completion."""
+    serving normally; `die_after` makes it crash (drop the connection, stop listening) on that completion; `down`
+    makes it answer 503 to everything, health checks included, until cleared; `delay` is seconds per completion,
+    or a function of the prompt text."""
 
-    def __init__(self, model_id: str = "fake-model", delay: float = 0.0, tokenize_shift: int = 0, return_ids: bool = True,
+    def __init__(self, model_id: str = "fake-model", delay=0.0, tokenize_shift: int = 0, return_ids: bool = True,
                  model=respond) -> None:
         self.model = FakeEngine(model)
         self.model_id, self.delay = model_id, delay
@@ -47,6 +51,7 @@ class FakeServer:
         self.served = 0
         self.active = self.peak = 0
         self.dead = False
+        self.down = False
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
@@ -93,7 +98,9 @@ class FakeServer:
                 self.wfile.write(data)
 
             def do_GET(self):
-                if self.path == "/health":
+                if server.down:
+                    self._send(503, {"error": {"message": "down"}})
+                elif self.path == "/health":
                     self._send(200, {})
                 elif self.path == "/v1/models":
                     self._send(200, {"data": [{"id": server.model_id, "root": f"/models/{server.model_id}", "max_model_len": 4096}]})
@@ -107,12 +114,13 @@ class FakeServer:
                     return
                 with server.lock:
                     server.bodies.append(body)
-                    status = server.fail_next.pop(0) if server.fail_next else 200
+                    status = server.fail_next.pop(0) if server.fail_next else 503 if server.down else 200
                     server.active += 1
                     server.peak = max(server.peak, server.active)
                     crash = server.die_after is not None and server.served >= server.die_after
                 try:
-                    time.sleep(server.delay)
+                    prompt = "".join(chr(i) for i in body["prompt"])
+                    time.sleep(server.delay(prompt) if callable(server.delay) else server.delay)
                     if crash:  # a killed process: the connection drops without an answer, the port closes
                         server.stop()
                         self.connection.shutdown(socket.SHUT_RDWR)
@@ -147,14 +155,38 @@ def servers():
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
-    monkeypatch.setattr(openai_mod, "BACKOFF_BASE", 0.01)
-    monkeypatch.setattr(openai_mod, "PROBE_TIMEOUT", 1.0)
+    monkeypatch.setattr(replicas_mod, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(replicas_mod, "PROBE_TIMEOUT", 1.0)
+
+
+_ENGINES: list[OpenAIEngine] = []
+
+
+@pytest.fixture(autouse=True)
+def close_engines():
+    yield
+    while _ENGINES:
+        _ENGINES.pop().close()
 
 
 def engine_for(*srvs: FakeServer, logs: list | None = None, **kw) -> OpenAIEngine:
     spec = EngineSpec(kind="openai", model="fake-model", endpoints=tuple(s.url for s in srvs), **kw)
     log = logs.append if logs is not None else (lambda m: None)
-    return OpenAIEngine(spec, log=log, tokenizer=ChatTokenizer(CharTokenizer()))
+    _ENGINES.append(OpenAIEngine(spec, log=log, tokenizer=ChatTokenizer(CharTokenizer())))
+    return _ENGINES[-1]
+
+
+def workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("evalkit-OpenAIEngine-")]
+
+
+def wait_for(cond, seconds: float = 5.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
 
 
 def requests(engine: OpenAIEngine, n: int, max_tokens: int = 40) -> list[GenRequest]:
@@ -234,6 +266,17 @@ def test_4xx_fails_at_once_without_retries(servers):
     assert len(srv.bodies) - before == 1
 
 
+def test_4xx_fails_only_that_request(servers):
+    srv = servers()
+    eng = engine_for(srv, concurrency=1)  # one at a time: the first request sent gets the 400
+    srv.fail_next = [400]
+    reqs = requests(eng, 3)
+    futures = [eng.submit(r) for r in reqs]
+    with pytest.raises(EvalkitError, match=r"rejected a completion request \(HTTP 400"):
+        futures[0].result(timeout=10)
+    assert [f.result(timeout=10) for f in futures[1:]] == expected(reqs[1:])
+
+
 def test_replicas_share_the_load(servers):
     a, b = servers(delay=0.02), servers(delay=0.02)
     eng = engine_for(a, b, concurrency=2)
@@ -261,12 +304,82 @@ def test_a_replica_dying_mid_call_loses_nothing(servers):
     assert time.monotonic() - t0 < 2.0
 
 
-def test_no_endpoint_left_is_an_error(servers):
+def test_no_endpoint_left_fails_every_queued_and_in_flight_request(servers):
     a = servers()
-    eng = engine_for(a)
+    eng = engine_for(a, concurrency=2)
     a.die_after = 0
-    with pytest.raises(EvalkitError, match="no endpoint is answering.*restart the server"):
-        eng.generate(requests(eng, 3))
+    futures = [eng.submit(r) for r in requests(eng, 6)]  # two in flight, four queued
+    for f in futures:
+        with pytest.raises(EvalkitError, match="no endpoint is answering.*restart the server"):
+            f.result(timeout=20)
+    assert eng.in_flight == 0
+
+
+def test_each_request_is_delivered_as_it_finishes(servers):
+    srv = servers(delay=lambda prompt: 1.5 if "slow" in prompt else 0.0)
+    eng = engine_for(srv)
+    tok = eng.tokenizer
+    slow = eng.submit(GenRequest(tuple(tok.encode("say slow")), 40, GREEDY, 0))
+    fast = eng.submit(GenRequest(tuple(tok.encode("say fast")), 40, GREEDY, 0))
+    assert fast.result(timeout=1.0).text == "fast fast fast."
+    assert not slow.done() and eng.in_flight == 1
+    assert slow.result(timeout=5).text == "slow slow slow."
+
+
+def test_a_faster_replica_takes_more(servers):
+    quick, slow = servers(delay=0.01), servers(delay=0.3)
+    eng = engine_for(quick, slow, concurrency=2)
+    reqs = requests(eng, 40)
+    assert eng.generate(reqs) == expected(reqs)
+    q, s = (st.completed for st in eng.stats())
+    assert q + s == 40 and q >= 2 * s, (q, s)
+
+
+def test_capacity_is_live_endpoints_times_concurrency(servers):
+    a, b = servers(delay=0.02), servers(delay=0.02)
+    eng = engine_for(a, b, concurrency=3)
+    assert eng.capacity == 6
+    b.down = True
+    reqs = requests(eng, 12)
+    assert eng.generate(reqs) == expected(reqs)
+    assert not eng.stats()[1].alive and eng.capacity == 3
+
+
+def test_a_dead_replica_is_reprobed_and_rejoins(servers, monkeypatch):
+    monkeypatch.setattr(replicas_mod, "REPROBE_S", 0.3)
+    a, b = servers(delay=0.02), servers(delay=0.02)
+    logs: list[str] = []
+    eng = engine_for(a, b, concurrency=2, logs=logs)
+    b.down = True
+    reqs = requests(eng, 12)
+    assert eng.generate(reqs) == expected(reqs)
+    assert not eng.stats()[1].alive
+    b.down = False
+    # Back in rotation on its own, while the engine idles: no generate call is needed to notice.
+    assert wait_for(lambda: eng.stats()[1].alive), "the supervisor re-probes a dead endpoint"
+    assert any("answers again: back in rotation" in m for m in logs)
+    before = eng.stats()[1].completed
+    assert eng.generate(reqs) == expected(reqs)
+    assert eng.stats()[1].completed > before
+
+
+def test_close_stops_the_workers_and_fails_what_is_in_flight(servers):
+    srv = servers(delay=lambda prompt: 5.0 if "slow" in prompt else 0.0)
+    eng = engine_for(srv, concurrency=3)
+    assert workers() == [], "no worker before the first request"
+    reqs = requests(eng, 4)
+    assert eng.generate(reqs) == expected(reqs)
+    assert len(workers()) == 3
+    slow = eng.submit(GenRequest(tuple(eng.tokenizer.encode("say slow")), 40, GREEDY, 0))
+    assert wait_for(lambda: srv.active == 1)
+    t0 = time.monotonic()
+    eng.close()
+    assert time.monotonic() - t0 < 2.0, "close cuts the request on the wire instead of waiting for it"
+    with pytest.raises(EvalkitError, match="closed before this request was answered"):
+        slow.result(timeout=0)
+    assert workers() == []
+    # A closed engine starts its workers again on the next request.
+    assert eng.generate(reqs) == expected(reqs)
 
 
 def test_start_up_checks_model_and_tokenizer(servers):

@@ -101,6 +101,16 @@ class JsonConnection:
                 pass
             self._conn = None
 
+    def abort(self) -> None:
+        """From another thread: cut the request in progress (its `call` raises Transient at once), so a closing
+        engine neither waits for it nor leaves the server generating for nobody."""
+        sock = getattr(self._conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def call(self, method: str, path: str, payload: Any = None) -> Any:
         """JSON in, JSON out. Raises Transient or Rejected; returns the decoded body on 2xx."""
         body = None if payload is None else json.dumps(payload).encode()
