@@ -25,6 +25,7 @@ from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.strategies import StrategyOptions, run_strategies
 from evalkit.run.grading import default_grade_workers
 from evalkit.run.runner import Group
+from evalkit.run.writer import RowWriter
 from evalkit.run.session import RunSession, finalize, load_all_problems, ungraded
 from evalkit.runinfo import check_resumable, run_info
 from evalkit.store import RUN_JSON, RunStore
@@ -122,7 +123,7 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
                     engine = build_engine(spec.engine)
                 stream = streaming(engine)
                 store.write_run(run_info(spec, engine.identity(), identities, previous, unsandboxed))
-                groups = sweep_groups(spec, stream, store, todo)
+                groups = sweep_groups(spec, stream, store, todo, session.writer())
                 outcome = session.run([stream], groups, spec.max_inflight)
                 generated, tokens = outcome.generated, outcome.tokens
                 session.grading.drain()
@@ -139,13 +140,13 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
 
 
 def sweep_groups(spec: SweepSpec, engine: Any, store: RunStore,
-                 todo: list[tuple[Problem, int, dict[str, tuple[int | None, ...]]]]) -> list[Group]:
+                 todo: list[tuple[Problem, int, dict[str, tuple[int | None, ...]]]], writer: RowWriter) -> list[Group]:
     """One controller per problem x sample: every strategy's missing budgets, sharing one thinking pass."""
     ctx = BudgetContext(
         solution_budget=spec.solution_budget, sampling=spec.sampling, seed=spec.seed,
         share_thinking=spec.share_thinking,
         passes=passes_from_rows(store.thinking()) if spec.share_thinking else {},
-        on_pass=lambda row: store.append_thinking([row]),
+        on_pass=writer.thinking,
     )
     system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
     options = StrategyOptions(spec.min_thinking, spec.prompt_cap, system)

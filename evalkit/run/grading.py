@@ -53,15 +53,15 @@ class BackgroundGrading:
         self._busy = 0.0
 
     def submit(self, items: Sequence[Item]) -> None:
-        for problem, gen in items:
-            q = self._queues.get(problem.kind)
-            if q is None:
-                q = self._queues[problem.kind] = queue.Queue()
-                t = threading.Thread(target=self._loop, args=(problem.kind, q), name=f"evalkit-grade-{problem.kind}",
-                                     daemon=True)
-                self._threads[problem.kind] = t
-                t.start()
+        for problem, gen in items:  # called from the row writer's thread and, for leftovers, the main thread
             with self._lock:
+                q = self._queues.get(problem.kind)
+                if q is None:
+                    q = self._queues[problem.kind] = queue.Queue()
+                    t = threading.Thread(target=self._loop, args=(problem.kind, q),
+                                         name=f"evalkit-grade-{problem.kind}", daemon=True)
+                    self._threads[problem.kind] = t
+                    t.start()
                 self.submitted += 1
             q.put((problem, gen))
         self.on_progress()
@@ -75,12 +75,14 @@ class BackgroundGrading:
 
     def drain(self) -> None:
         """Wait for every submitted row to be graded and written; the threads end."""
-        for q in self._queues.values():
+        with self._lock:
+            queues, threads = list(self._queues.values()), list(self._threads.values())
+            self._queues.clear()
+            self._threads.clear()
+        for q in queues:
             q.put(_DONE)
-        for t in self._threads.values():
+        for t in threads:
             t.join()
-        self._queues.clear()
-        self._threads.clear()
 
     def _loop(self, kind: str, q: queue.Queue) -> None:
         grading = Grading(workers=self.workers, timeout=self.timeout, isolation=self.isolation)  # type: ignore[arg-type]

@@ -6,7 +6,8 @@ decides, sends more, and returns its rows. The runner:
 
 - admits groups while the engines have room (requests in flight < their capacity: vLLM's max_num_seqs, endpoints
   x concurrency, the hf batch size; `--max-inflight` caps it), so the engine stays full and memory stays bounded;
-- appends each group's rows the moment its controller returns (fsync), and hands them to background grading;
+- appends each group's rows the moment its controller returns (a writer thread fsyncs them, then hands them to
+  background grading);
 - keeps one live display and the timing that goes into run.json.
 
 Why asyncio coroutines: a controller stays readable top to bottom (think, cut, answer; small, big, small), the
@@ -27,6 +28,7 @@ from typing import Awaitable, Callable, Sequence
 from evalkit.engines.streaming import StreamingEngine
 from evalkit.run.grading import BackgroundGrading
 from evalkit.run.progress import RunProgress
+from evalkit.run.writer import RowWriter
 from evalkit.types import Generation, Problem
 
 ADMIT_POLL = 0.02  # seconds between admission checks while groups run
@@ -62,10 +64,10 @@ class RunOutcome:
 
 
 class Runner:
-    def __init__(self, engines: Sequence[StreamingEngine], write_rows: Callable[[list[Generation]], object],
+    def __init__(self, engines: Sequence[StreamingEngine], writer: RowWriter,
                  grading: BackgroundGrading, progress: RunProgress | None = None, max_inflight: int | None = None) -> None:
         self.engines = list({id(e): e for e in engines}.values())
-        self.write_rows = write_rows
+        self.writer = writer
         self.grading = grading
         self.progress = progress
         self.capacity = max_inflight or sum(e.capacity for e in self.engines)
@@ -81,8 +83,11 @@ class Runner:
         t0 = time.monotonic()
         busy0 = sum(e.busy_seconds() for e in self.engines)
         tok0 = self._tokens()
-        if groups:
-            asyncio.run(self._drive(groups))
+        try:
+            if groups:
+                asyncio.run(self._drive(groups))
+        finally:
+            self.writer.close()  # every finished group's rows on disk (and handed to grading)
         t_gen = time.monotonic()
         self.grading.drain()
         t_end = time.monotonic()
@@ -122,8 +127,9 @@ class Runner:
 
     async def _one(self, group: Group) -> None:
         rows = await group.run()
-        self.write_rows(rows)
+        if self.writer.error is not None:  # the disk refused earlier rows: stop instead of generating on
+            raise self.writer.error
+        self.writer.rows(group.problem, rows)  # appended and fsynced off the loop, then graded
         self.generated += len(rows)
-        self.grading.submit([(group.problem, g) for g in rows])
         if self.progress is not None:
             self.progress.generated(len(rows), self._tokens())

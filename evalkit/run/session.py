@@ -17,6 +17,7 @@ from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
 from evalkit.run.grading import BackgroundGrading
 from evalkit.run.progress import RunProgress
 from evalkit.run.runner import Group, RunOutcome, Runner, RunTiming
+from evalkit.run.writer import RowWriter
 from evalkit.store import RUN_JSON, SUMMARY, RunStore
 from evalkit.summary import read_summary, summarize, write_summary
 from evalkit.types import Generation, Problem
@@ -59,6 +60,7 @@ class RunSession:
         self.progress = RunProgress(console, total_rows, label)
         self.grading = BackgroundGrading(store.append_grades, workers, timeout, on_progress=self._graded,
                                          isolation=isolation)
+        self._writer: RowWriter | None = None
 
     def _graded(self) -> None:
         self.progress.grading(self.grading.done, self.grading.submitted, self.grading.errors)
@@ -77,8 +79,14 @@ class RunSession:
         """Rows a killed run wrote but did not grade: graded now, beside the new generation."""
         self.grading.submit(items)
 
+    def writer(self) -> RowWriter:
+        """The run's row writer; controllers save thinking passes through it too. Closed by `run`."""
+        if self._writer is None:
+            self._writer = RowWriter(self.store, self.grading.submit)
+        return self._writer
+
     def run(self, engines: Sequence[StreamingEngine], groups: Sequence[Group], max_inflight: int | None) -> RunOutcome:
-        runner = Runner(engines, self.store.append_generations, self.grading, self.progress, max_inflight)
+        runner = Runner(engines, self.writer(), self.grading, self.progress, max_inflight)
         return runner.run(groups)
 
     def record_timing(self, timing: RunTiming, extra: dict[str, Any] | None = None) -> None:
