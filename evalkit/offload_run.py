@@ -26,7 +26,7 @@ from evalkit.engines.streaming import streaming
 from evalkit.grading.dispatch import code_isolation
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.offload import STRATEGY, OffloadContext, Policy, check_same_tokenizer, offload_group, policy_from_label
-from evalkit.run.runner import Group
+from evalkit.run.runner import Group, throttled
 from evalkit.run.session import RunSession, finalize, load_all_problems, ungraded
 from evalkit.runinfo import check_resumable, run_info
 from evalkit.store import RUN_JSON, RunStore
@@ -252,7 +252,8 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
                 s_small = streaming(small)
                 s_big = s_small if big is small else streaming(big)
                 streams = [s_small, s_big]
-                groups = offload_groups(spec, s_small, s_big, todo, calls)
+                c_small, c_big = throttled([s_small, s_big], spec.max_inflight)
+                groups = offload_groups(spec, c_small, c_big, todo, calls)
                 outcome = session.run([s_small, s_big], groups, spec.max_inflight)
                 generated, tokens = outcome.generated, outcome.tokens
                 session.grading.drain()

@@ -24,7 +24,7 @@ from evalkit.reasoning.budget import BudgetContext, passes_from_rows
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.strategies import StrategyOptions, run_strategies
 from evalkit.run.grading import default_grade_workers
-from evalkit.run.runner import Group
+from evalkit.run.runner import Group, throttled
 from evalkit.run.writer import RowWriter
 from evalkit.run.session import RunSession, finalize, load_all_problems, ungraded
 from evalkit.runinfo import check_resumable, run_info
@@ -123,7 +123,8 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
                     engine = build_engine(spec.engine)
                 stream = streaming(engine)
                 store.write_run(run_info(spec, engine.identity(), identities, previous, unsandboxed))
-                groups = sweep_groups(spec, stream, store, todo, session.writer())
+                (controller_engine,) = throttled([stream], spec.max_inflight)
+                groups = sweep_groups(spec, controller_engine, store, todo, session.writer())
                 outcome = session.run([stream], groups, spec.max_inflight)
                 generated, tokens = outcome.generated, outcome.tokens
                 session.grading.drain()

@@ -5,7 +5,9 @@ an asyncio coroutine of plain sequential code that sends requests to streaming e
 decides, sends more, and returns its rows. The runner:
 
 - admits groups while the engines have room (requests in flight < their capacity: vLLM's max_num_seqs, endpoints
-  x concurrency, the hf batch size; `--max-inflight` caps it), so the engine stays full and memory stays bounded;
+  x concurrency, the hf batch size), at most that many groups, so the engine stays full and memory stays bounded
+  (a group admitted last may fan out into several solution requests; the engine queues them);
+  `--max-inflight N` caps requests at the engines at N (`throttled`);
 - appends each group's rows the moment its controller returns (a writer thread fsyncs them, then hands them to
   background grading);
 - keeps one live display and the timing that goes into run.json.
@@ -32,6 +34,33 @@ from evalkit.run.writer import RowWriter
 from evalkit.types import Generation, Problem
 
 ADMIT_POLL = 0.02  # seconds between admission checks while groups run
+
+
+class Throttled:
+    """An engine as controllers see it under `--max-inflight N`: at most N of their requests at the engines at once
+    (one semaphore shared by every engine of a run); the rest wait here, in order."""
+
+    def __init__(self, engine: StreamingEngine, limit: asyncio.Semaphore) -> None:
+        self.engine, self.limit = engine, limit
+
+    def __getattr__(self, name: str):  # tokenizer, max_model_len, name ... of the engine
+        return getattr(self.engine, name)
+
+    async def agenerate(self, requests: Sequence) -> list:
+        async def one(req):
+            async with self.limit:
+                return (await self.engine.agenerate([req]))[0]
+
+        return list(await asyncio.gather(*(one(r) for r in requests)))
+
+
+def throttled(engines: Sequence[StreamingEngine], max_inflight: int | None) -> list:
+    """The engines the controllers get: themselves, or behind one shared `--max-inflight` semaphore."""
+    if not max_inflight:
+        return list(engines)
+    limit = asyncio.Semaphore(max_inflight)
+    wrapped: dict[int, Throttled] = {}
+    return [wrapped.setdefault(id(e), Throttled(e, limit)) for e in engines]
 
 
 @dataclass(frozen=True)
@@ -70,7 +99,8 @@ class Runner:
         self.writer = writer
         self.grading = grading
         self.progress = progress
-        self.capacity = max_inflight or sum(e.capacity for e in self.engines)
+        total = sum(e.capacity for e in self.engines)
+        self.capacity = min(max_inflight, total) if max_inflight else total
         self.generated = 0
 
     def _in_flight(self) -> int:
