@@ -41,6 +41,22 @@ def budget_label(tokens: int | None) -> str:
     return str(tokens)
 
 
+def budget_order(tokens: int | None) -> tuple[bool, int]:
+    """The one order of budget points everywhere: ascending tokens, unconstrained (None) last."""
+    return (tokens is None, tokens or 0)
+
+
+def label_order(label: str) -> tuple[bool, int, str]:
+    """`budget_order` for a label as files write it ('512', '1k', '10k', 'unconstrained'); labels that are not
+    budgets (offload policies) come after them, by name."""
+    if label == UNCONSTRAINED:
+        return (True, 0, label)
+    try:
+        return (*budget_order(parse_budget(label)), label)
+    except EvalkitError:
+        return (True, 1, label)
+
+
 def parse_budget_list(text: str) -> tuple[int, ...]:
     items = [t for t in str(text).split(",") if t.strip()]
     if not items:

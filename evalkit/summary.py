@@ -10,6 +10,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from evalkit.config import budget_order
 from evalkit.reasoning.strategies import budget_tokens
 from evalkit.stats import bootstrap_mean, pass_at_k
 from evalkit.types import Generation, GradeRecord
@@ -45,7 +46,7 @@ class SummaryRow:
 
 
 def budget_sort_key(label: str, thinking_budget: int | None) -> tuple:
-    return (thinking_budget is None, thinking_budget or 0, label)
+    return (*budget_order(thinking_budget), label)
 
 
 def summarize(gens: Iterable[Generation], grades: dict[tuple, GradeRecord]) -> list[SummaryRow]:

@@ -33,3 +33,14 @@ def test_spec_validation():
 def test_spec_roundtrip():
     spec = SweepSpec(name="x", engine=EngineSpec(model="m"), benchmarks=("arith",), budgets=(16, 32), unconstrained=True)
     assert SweepSpec.from_json(spec.to_json()) == spec
+
+
+def test_one_budget_order_for_points_and_labels():
+    from evalkit.config import budget_label, budget_order, label_order
+
+    points = [10240, None, 512, 2048, 1024]
+    assert sorted(points, key=budget_order) == [512, 1024, 2048, 10240, None]
+    labels = [budget_label(b) for b in points] + ["random-0.5"]
+    assert sorted(labels, key=label_order) == ["512", "1k", "2k", "10k", "unconstrained", "random-0.5"]
+    # string length is not the order: codeforces-rating's default (the largest budget) with 512, 1k, 2k is 2k
+    assert max(["512", "1k", "2k"], key=label_order) == "2k"

@@ -27,6 +27,7 @@ def codeforces_rating(
     """
     import json
 
+    from evalkit.config import label_order
     from evalkit.errors import EvalkitError
     from evalkit.grading.codeforces_rating import contest_rating, load_standing, overall, results_from_grades
     from evalkit.store import RunStore
@@ -38,7 +39,7 @@ def codeforces_rating(
     grades = [g for g in RunStore(run).grades().values() if g.benchmark == "codeforces" and g.strategy == strategy]
     if not grades:
         raise EvalkitError(f"{run} has no codeforces grades for strategy {strategy!r}: run `evalkit sweep -b codeforces` first")
-    labels = sorted({g.budget for g in grades}, key=lambda b: (b == "unconstrained", len(b), b))
+    labels = sorted({g.budget for g in grades}, key=label_order)
     label = budget or labels[-1]
     rows = [{"problem_id": g.problem_id, "sample": g.sample, "correct": g.correct} for g in grades if g.budget == label]
     if not rows:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from evalkit.config import budget_label
+from evalkit.config import budget_label, budget_order
 from evalkit.engines.base import THINK_CLOSE, ChatTokenizer, Engine
 from evalkit.errors import EvalkitError
 from evalkit.reasoning.jobs import Job, derive_seed
@@ -195,7 +195,7 @@ async def run_elastic(engine: Engine, jobs: list[Job], ctx: BudgetContext, progr
         await _finish_solutions(engine, items, ctx, out, progress)
         return out
     # From scratch, budget by budget, the way the paper's scripts run: no pass is reused.
-    points = sorted({b for j in jobs for b in j.budgets}, key=lambda b: (b is None, b or 0))
+    points = sorted({b for j in jobs for b in j.budgets}, key=budget_order)
     for budget in points:
         todo = [j for j in jobs if budget in j.budgets]
         caps = [thinking_cap(engine, j, budget, ctx.solution_budget) for j in todo]

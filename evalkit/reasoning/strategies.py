@@ -48,7 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from evalkit.config import DEFAULT_PROMPT_CAP, budget_label
+from evalkit.config import DEFAULT_PROMPT_CAP, budget_label, budget_order
 from evalkit.engines.base import THINK_CLOSE, ChatTokenizer, Engine
 from evalkit.errors import EvalkitError
 from evalkit.reasoning.budget import (
@@ -318,7 +318,7 @@ async def run_strategies(
         if strategy == "elastic":
             _merge(out, await run_elastic(engine, jobs, replace(ctx, strategy="elastic"), progress))
             continue
-        points = sorted({b for j in jobs for b in j.budgets}, key=lambda b: (b is None, b or 0))
+        points = sorted({b for j in jobs for b in j.budgets}, key=budget_order)
         for budget in points:
             sub = [replace(j, budgets=(budget,)) for j in jobs if budget in j.budgets]
             part = await _run_shared(engine, {strategy: sub}, replace(ctx, passes={}, on_pass=None), options, progress)
