@@ -60,13 +60,17 @@ class ChatTokenizer:
 
 @runtime_checkable
 class Engine(Protocol):
-    """Anything that turns a batch of token-id requests into token-id results, one call per phase."""
+    """Anything that turns token-id requests into token-id results. evalkit's engines stream
+    (`engines.streaming.StreamingEngine`: each request on its own, `agenerate` for the controllers); an object with
+    only a batch `generate` is streamed through `engines.streaming.streaming()`."""
 
     name: str
     tokenizer: ChatTokenizer
     max_model_len: int
 
     def generate(self, requests: list[GenRequest]) -> list[GenResult]: ...
+
+    async def agenerate(self, requests: Sequence[GenRequest]) -> list[GenResult]: ...
 
     def close(self) -> None: ...
 
