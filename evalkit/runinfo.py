@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import shlex
 import sys
 import time
 from importlib import metadata
@@ -51,7 +52,7 @@ def run_info(spec: SweepSpec, engine_identity: dict[str, Any] | None, datasets: 
         "engine": engine_identity or (previous or {}).get("engine"),
         "created": (previous or {}).get("created", now),
         "updated": now,
-        "command": " ".join(sys.argv),
+        "command": shlex.join(sys.argv),
         "unsandboxed": unsandboxed or bool((previous or {}).get("unsandboxed")),
     }
     return info
