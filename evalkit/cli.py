@@ -123,25 +123,7 @@ def _print_summary(run_dir: Path) -> None:
     if not path.exists():
         return
     rows = read_summary(path)
-    t = Table(title=f"{run_dir.name}: pass@1 with 95% bootstrap CI over problems")
-    for col in ("benchmark", "strategy", "budget", "problems", "samples", "pass@1", "95% CI", "think tok", "sol tok", "forced",
-                "p95 use", "over budget"):
-        t.add_column(col, justify="right" if col not in ("benchmark", "strategy") else "left")
-    show_k = any(r.get("pass_at_k") for r in rows)  # pass@k (unbiased) next to pass@1 when problems have several samples
-    if show_k:
-        from evalkit.report_formats import pass_at_k_text
-
-        t.add_column("pass@k")
-    pct = lambda v: f"{100 * float(v):.0f}%" if v else "-"  # noqa: E731  (adherence: empty without a token budget)
-    for r in rows:
-        t.add_row(
-            r["benchmark"], r["strategy"], r["budget"], r["problems"], r["samples"], f"{100 * float(r['pass1']):.1f}%",
-            f"[{100 * float(r['pass1_low']):.1f}, {100 * float(r['pass1_high']):.1f}]",
-            f"{float(r['mean_thinking_tokens']):.0f}", f"{float(r['mean_solution_tokens']):.0f}",
-            f"{100 * float(r['forced_rate']):.0f}%", pct(r.get("p95_budget_use")), pct(r.get("over_budget_rate")),
-            *([pass_at_k_text(r["pass_at_k"])] if show_k else []),
-        )
-    out.print(t)
+    out.print(summary_table(rows, run_dir.name, out.width))
     # Samples the grader could not judge (bad gold, crash, timeout) count as not correct in pass@1: say how many,
     # so a broken gold or grader is never read as a weak model.
     errors, timeouts = (sum(int(r.get(col) or 0) for r in rows) for col in ("errors", "timeout"))
@@ -150,6 +132,36 @@ def _print_summary(run_dir: Path) -> None:
             f"[yellow]not graded: {errors} grader errors, {timeouts} grading timeouts[/] (counted as not correct; "
             f"columns errors/timeout in summary.csv, causes in grades.jsonl `detail`)"
         )
+
+
+def summary_table(rows: list[dict], title: str, width: int) -> Table:
+    """The end-of-run table. Under 120 columns it keeps what a CI log needs (fits 80 columns with no cut cell);
+    wider terminals add token split and adherence. Everything is in summary.csv."""
+    from rich import box
+
+    wide = width >= 120
+    t = Table(title=f"{title}: pass@1, 95% bootstrap CI", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              padding=(0, 1), collapse_padding=True, title_justify="left")
+    cols = ["benchmark", "strategy", "budget", "n", "pass@1", "95% CI", "tokens", "forced"]
+    if wide:
+        cols += ["think", "answer", "p95 use", "over budget"]
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("benchmark", "strategy") else "right", no_wrap=True)
+    show_k = wide and any(r.get("pass_at_k") for r in rows)  # pass@k (unbiased) when problems have several samples
+    if show_k:
+        from evalkit.report_formats import pass_at_k_text
+
+        t.add_column("pass@k", no_wrap=True)
+    pct = lambda v: f"{100 * float(v):.0f}%" if v else "-"  # noqa: E731  (adherence: empty without a token budget)
+    for r in rows:
+        think, answer = float(r["mean_thinking_tokens"]), float(r["mean_solution_tokens"])
+        cells = [r["benchmark"], r["strategy"], r["budget"], r["samples"], f"{100 * float(r['pass1']):.1f}%",
+                 f"{100 * float(r['pass1_low']):.0f}-{100 * float(r['pass1_high']):.0f}%", f"{think + answer:.0f}",
+                 f"{100 * float(r['forced_rate']):.0f}%"]
+        if wide:
+            cells += [f"{think:.0f}", f"{answer:.0f}", pct(r.get("p95_budget_use")), pct(r.get("over_budget_rate"))]
+        t.add_row(*cells, *([pass_at_k_text(r["pass_at_k"])] if show_k else []))
+    return t
 
 
 @app.command("benchmarks")

@@ -63,3 +63,22 @@ def test_existing_results_survive_bad_input(tmp_path):
     line = one_error_line(evalkit("sweep", *common, "--temperature", "0.1"))
     assert "--name" in line and "sampling" in line
     assert {p.name: p.read_bytes() for p in spec.run_dir.iterdir()} == before
+
+
+def test_summary_table_fits_80_columns_with_no_cut_cell():
+    from rich.console import Console
+
+    from evalkit.cli import summary_table
+
+    row = {"benchmark": "livecodebench", "strategy": "prompt-max", "budget": "unconstrained", "samples": "1600",
+           "pass1": "0.1333", "pass1_low": "0.033", "pass1_high": "0.267", "mean_thinking_tokens": "10240.4",
+           "mean_solution_tokens": "1024", "forced_rate": "1.0", "p95_budget_use": "0.98", "over_budget_rate": "0.1",
+           "pass_at_k": ""}
+    for width in (80, 160):
+        con = Console(width=width, record=True, file=open("/dev/null", "w"))
+        con.print(summary_table([row], "results-with-a-long-run-name", width))
+        text = con.export_text()
+        assert "…" not in text and max(len(line) for line in text.splitlines()) <= width
+        for cell in ("livecodebench", "prompt-max", "unconstrained", "13.3%", "3-27%", "11264", "100%"):
+            assert cell in text
+    assert "10240" in text  # the wide table adds the thinking/answer split
