@@ -11,6 +11,7 @@ ratios, and whether the rows agree (greedy decoding, so they should).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import time
 
@@ -29,9 +30,9 @@ class Counting:
         self.engine, self.calls = engine, 0
         self.tokenizer, self.max_model_len, self.name = engine.tokenizer, engine.max_model_len, engine.name
 
-    def generate(self, requests):
+    async def agenerate(self, requests):
         self.calls += 1
-        return self.engine.generate(requests)
+        return await self.engine.agenerate(requests)
 
 
 def main() -> None:
@@ -58,7 +59,7 @@ def main() -> None:
             eng = Counting(engine)
             ctx = BudgetContext(solution_budget=args.solution, sampling=Sampling(temperature=0.0), seed=0, share_thinking=share)
             t0 = time.perf_counter()
-            out = run_strategies(eng, {s: jobs for s in STRATEGIES}, ctx, options)
+            out = asyncio.run(run_strategies(eng, {s: jobs for s in STRATEGIES}, ctx, options))
             results[share] = (out, eng.calls, time.perf_counter() - t0)
         (sh, sh_calls, sh_t), (sc, sc_calls, sc_t) = results[True], results[False]
         view = lambda o: {g.key: (g.thinking_text, g.solution_text, g.forced) for g in o.generations}
