@@ -1,9 +1,18 @@
-"""Shared fixtures: the staged benchmark data in ../shared/data, small fixture rows written for these tests, and
-ONE real vLLM engine per test session.
+"""Shared fixtures: the staged benchmark data in ../shared/data, small fixture rows written for these tests, the
+real engines on the demo model, and real vLLM servers.
 
 Tests that request `data_dir` (the staged data) are marked `data` here, so `-m "not data"` and `-m data` select
 them. Without the staged data they are skipped with the reason in the summary, so a fresh clone passes; CI sets
 EVALKIT_REQUIRE_DATA=1 so that a missing data directory fails those tests instead of skipping them silently.
+
+Two configurations of each engine kind:
+- normal (`demo_engine`, `vllm_servers`, `hf_engine`): what evalkit runs by default. vLLM batches freely and caches
+  prefixes; on CPU (bf16) its kernels are not batch-invariant, so the same greedy request can come out different
+  in another batch or over a prefix another batch cached. Tests on it assert only what the engine promises: keys,
+  counts, budgets, finish reasons, statistics, a seeded request reproducible on its own.
+- deterministic (`deterministic_engine`, `deterministic_vllm_servers`, `deterministic_hf_engine`): one sequence at a
+  time and no prefix cache, so a request's output depends on the request alone. Only tests that compare outputs
+  across batchings, servers, replicas or shared/unshared runs use it: there equality is exact, not likely.
 """
 
 from __future__ import annotations
@@ -66,20 +75,60 @@ def demo_engine():
 
 
 @pytest.fixture(scope="session")
-def vllm_servers(tmp_path_factory):
-    """Real vLLM API servers on the demo model (127.0.0.1, free ports): `vllm_servers.replicas(n)` starts what is
-    missing, in parallel; all are killed at the end of the session. Keep n small: each start costs ~25 s."""
+def deterministic_engine():
+    """The in-process vLLM engine in the deterministic configuration, built once per session, next to `demo_engine`.
+
+    Why a second engine rather than one deterministic engine for everything: two in-process LLMs coexist in one
+    process (each has its own EngineCore process; measured on the loaded 2-core CI box: +0.75 GB resident, 42 s
+    to start), while making the only engine deterministic would leave evalkit's default configuration (batching,
+    prefix caching) untested and make every sweep test serial (a 16-request batch of 32 tokens: 2.9 s batched,
+    9.0 s one at a time). Only comparison tests ask for this fixture, so a session that selects none of them
+    never builds it.
+    """
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from evalkit.config import EngineSpec
+    from evalkit.engines.vllm import VLLMEngine
+    from vllm_servers import CPU_THREADS_ENV, DETERMINISTIC
+
+    # The engine-core process it spawns gets the deterministic servers' threading too: tests compare its outputs
+    # with theirs, and a different thread count may split a reduction differently (on a bigger box, "auto" binds
+    # many threads where the servers use one).
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in CPU_THREADS_ENV.items():
+            env.setenv(name, value)
+        engine = VLLMEngine(EngineSpec(kind="vllm", model="smollm2-demo", max_model_len=2048, extra=dict(DETERMINISTIC)))
+    yield engine
+    engine.close()
+
+
+def _server_pool(tmp_path_factory, deterministic: bool):
     from evalkit.engines.models import ensure_demo_model
     from vllm_servers import ServerPool
 
-    pool = ServerPool(str(ensure_demo_model()), tmp_path_factory.mktemp("vllm-servers"))
+    name = "vllm-servers-deterministic" if deterministic else "vllm-servers"
+    return ServerPool(str(ensure_demo_model()), tmp_path_factory.mktemp(name), deterministic=deterministic)
+
+
+@pytest.fixture(scope="session")
+def vllm_servers(tmp_path_factory):
+    """Real vLLM API servers on the demo model (127.0.0.1, free ports), normal configuration:
+    `vllm_servers.replicas(n)` starts what is missing, in parallel; all are killed at the end of the session.
+    Keep n small: each start costs ~25 s and ~1.5 GB."""
+    pool = _server_pool(tmp_path_factory, deterministic=False)
     yield pool
     pool.close()
 
 
 @pytest.fixture(scope="session")
-def hf_engine():
-    """The transformers engine on the demo model (CPU), built once per session."""
+def deterministic_vllm_servers(tmp_path_factory):
+    """Like `vllm_servers`, started with `--max-num-seqs 1 --no-enable-prefix-caching`: what they return for a
+    greedy or seeded request equals what `deterministic_engine` returns for it."""
+    pool = _server_pool(tmp_path_factory, deterministic=True)
+    yield pool
+    pool.close()
+
+
+def _hf_engine(batch: int | None):
     import torch
 
     from evalkit.config import EngineSpec
@@ -88,7 +137,21 @@ def hf_engine():
     # The CI box has 2 cores shared with vLLM's processes: torch's spinning thread pool then loses most of its
     # time waiting (measured 10x slower prefill with 2 threads than with 1).
     torch.set_num_threads(1)
+    return HFEngine(EngineSpec(kind="hf", model="smollm2-demo", max_model_len=2048, concurrency=batch))
 
-    engine = HFEngine(EngineSpec(kind="hf", model="smollm2-demo", max_model_len=2048))
+
+@pytest.fixture(scope="session")
+def hf_engine():
+    """The transformers engine on the demo model (CPU), built once per session."""
+    engine = _hf_engine(None)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def deterministic_hf_engine():
+    """The transformers engine one request at a time: padding a row into a batch changes its numerics too. Its
+    decode loop keeps nothing between calls, so batch size 1 is its whole deterministic configuration."""
+    engine = _hf_engine(1)
     yield engine
     engine.close()

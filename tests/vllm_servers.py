@@ -4,6 +4,9 @@ Each server runs in its own process group so that killing it also ends vLLM's en
 (they would otherwise outlive the API server). `VLLM_CPU_OMP_THREADS_BIND=nobind` and one OpenMP thread: vLLM's
 CPU build otherwise pins every instance to the same core, and two replicas plus the in-process test engine would
 then share one core while the others idle.
+
+`deterministic=True` starts a server in the configuration of conftest's `deterministic_engine` (one sequence at a
+time, no prefix cache): its output for a request then depends on the request alone, not on what else it serves.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ import urllib.request
 from pathlib import Path
 
 START_TIMEOUT = 300.0  # seconds; a cold start on a busy 2-core CI box can take minutes
+# vLLM options that make a request's output independent of what else runs: one sequence per step (no batch to be
+# variant to) and no prefix cache (a prompt's KV always comes from its own prefill). As LLM(...) kwargs and as flags.
+DETERMINISTIC = {"max_num_seqs": 1, "enable_prefix_caching": False}
+DETERMINISTIC_ARGS = ("--max-num-seqs", "1", "--no-enable-prefix-caching")
+CPU_THREADS_ENV = {"VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_NUM_THREADS": "1"}
 
 
 def free_port() -> int:
@@ -35,14 +43,14 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
 
 
 class Server:
-    def __init__(self, model_dir: str, log_dir: Path, max_model_len: int = 2048) -> None:
+    def __init__(self, model_dir: str, log_dir: Path, max_model_len: int = 2048, deterministic: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"vllm-server-{self.port}.log"
-        env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", VLLM_CPU_OMP_THREADS_BIND="nobind", OMP_NUM_THREADS="1")
+        env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", **CPU_THREADS_ENV)
         cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir,
                "--host", "127.0.0.1", "--port", str(self.port), "--enforce-eager", "--no-enable-chunked-prefill",
-               "--max-model-len", str(max_model_len), "--seed", "0"]
+               "--max-model-len", str(max_model_len), "--seed", "0", *(DETERMINISTIC_ARGS if deterministic else ())]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
@@ -89,9 +97,10 @@ class Server:
 class ServerPool:
     """Replicas started on demand (in parallel) and reused for the whole test session."""
 
-    def __init__(self, model_dir: str, log_dir: Path) -> None:
+    def __init__(self, model_dir: str, log_dir: Path, deterministic: bool = False) -> None:
         self.model_dir = model_dir
         self.log_dir = log_dir
+        self.deterministic = deterministic
         self.servers: list[Server] = []
 
     def replicas(self, n: int) -> list[Server]:
@@ -99,9 +108,9 @@ class ServerPool:
         for i, s in enumerate(list(self.servers)):
             if i < n and not s.running:
                 s.kill()
-                self.servers[i] = Server(self.model_dir, self.log_dir)
+                self.servers[i] = Server(self.model_dir, self.log_dir, deterministic=self.deterministic)
         while len(self.servers) < n:
-            self.servers.append(Server(self.model_dir, self.log_dir))
+            self.servers.append(Server(self.model_dir, self.log_dir, deterministic=self.deterministic))
         for s in self.servers[:n]:
             s.wait()
         return self.servers[:n]
