@@ -41,6 +41,7 @@ class StreamingEngine:
         self._thread: threading.Thread | None = None
         self._stream_lock = threading.Lock()
         self._in_flight = 0
+        self._open: set[cf.Future] = set()  # submitted, not yet resolved: failed together if the loop dies
         self._busy_since: float | None = None
         self._busy = 0.0
         self._dead: BaseException | None = None
@@ -62,6 +63,7 @@ class StreamingEngine:
                                                 daemon=True)
                 self._thread.start()
             self._in_flight += 1
+            self._open.add(fut)
             if self._busy_since is None:
                 self._busy_since = time.monotonic()
         fut.add_done_callback(self._finished)
@@ -100,6 +102,7 @@ class StreamingEngine:
     def _finished(self, _fut: cf.Future) -> None:
         with self._stream_lock:
             self._in_flight -= 1
+            self._open.discard(_fut)
             if self._in_flight == 0 and self._busy_since is not None:
                 self._busy += time.monotonic() - self._busy_since
                 self._busy_since = None
@@ -135,7 +138,15 @@ class StreamingEngine:
             err = _as_engine_error(self, e)
             with self._stream_lock:
                 self._dead = err
+                held = list(self._open)
             self._fail_queued(err)
+            # Requests the loop had already handed to the engine (vLLM's running batch) die with it: without this
+            # their callers would wait forever, e.g. a sweep whose vLLM worker was killed for memory.
+            for fut in held:
+                try:
+                    fut.set_exception(err)
+                except cf.InvalidStateError:  # resolved meanwhile
+                    pass
             raise
 
     def _fail_queued(self, err: BaseException) -> None:
