@@ -76,16 +76,9 @@ def grade_workers(spec: Any) -> int:
     """--grade-workers, or every CPU this process may use less what an engine computing on them needs."""
     if spec.grade_workers:
         return spec.grade_workers
-    return default_grade_workers(spec.engine.kind, spec.engine.kind in ("vllm", "hf") and not _has_cuda())
+    from evalkit.engines.vllm import has_cuda
 
-
-def _has_cuda() -> bool:
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except Exception:
-        return False
+    return default_grade_workers(spec.engine.kind, spec.engine.kind in ("vllm", "hf") and not has_cuda())
 
 
 def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | None = None,

@@ -34,7 +34,7 @@ class VLLMEngine(StreamingEngine):
         self.spec = spec
         self.path = resolve_model(spec.model, log)
         self.name = spec.model
-        cuda = _has_cuda()
+        cuda = has_cuda()
         kwargs: dict[str, Any] = dict(
             model=self.path,
             enable_prefix_caching=True,
@@ -151,7 +151,8 @@ class VLLMEngine(StreamingEngine):
         self.llm = None
 
 
-def _has_cuda() -> bool:
+def has_cuda() -> bool:
+    """A CUDA device torch can use (False without torch)."""
     try:
         import torch
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterator, Sequence, TypeVar
 
 from evalkit.types import Problem
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -27,9 +24,3 @@ def derive_seed(*parts: object) -> int:
     """A stable 31-bit seed from any parts (run seed, problem id, sample, phase ...), the same on every machine."""
     digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") & 0x7FFFFFFF
-
-
-def chunks(items: Sequence[T], n: int) -> Iterator[Sequence[T]]:
-    """Consecutive slices of at most n items: the batches whose rows are flushed together."""
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
