@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 from evalkit.config import EngineSpec, SweepSpec
 from evalkit.engines.base import ChatTokenizer
@@ -77,15 +76,12 @@ def test_groups_stream_past_a_slow_one_and_admission_stays_bounded(tmp_path):
     problems, _ = load_problems("arith", None, None, None, {"count": 12, "difficulty": 1, "seed": 0})
     slow = next(p for p in problems if p.id == SLOW)
     engine = TimedEngine(capacity=4, slow_text=slow.metadata["statement"])
-    t0 = time.monotonic()
     result = run_sweep(spec(tmp_path), engine=engine)
-    wall = time.monotonic() - t0
     gens = rows(tmp_path, "generations.jsonl")
     assert result.generated == len(gens) == 12 * 3
     # No barrier: every other problem's rows were written while the slow one was still thinking.
     assert [g["problem_id"] for g in gens[-3:]] == [SLOW] * 3
     assert engine.peak <= 4 * 3  # at most `capacity` groups, each with at most its 3 solution requests at once
-    assert wall < 1.0 + 3.0  # the slow second overlaps the other eleven problems instead of adding to them
     grades = rows(tmp_path, "grades.jsonl")
     assert sorted((g["problem_id"], g["budget"]) for g in grades) == sorted((g["problem_id"], g["budget"]) for g in gens)
     timing = json.loads((tmp_path / "timed" / "run.json").read_text())["timing"]
