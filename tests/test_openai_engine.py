@@ -364,7 +364,7 @@ def test_a_dead_replica_is_reprobed_and_rejoins(servers, monkeypatch):
 
 
 def test_close_stops_the_workers_and_fails_what_is_in_flight(servers):
-    srv = servers(delay=lambda prompt: 5.0 if "slow" in prompt else 0.0)
+    srv = servers(delay=lambda prompt: 30.0 if "slow" in prompt else 0.0)
     eng = engine_for(srv, concurrency=3)
     assert workers() == [], "no worker before the first request"
     reqs = requests(eng, 4)
@@ -374,7 +374,7 @@ def test_close_stops_the_workers_and_fails_what_is_in_flight(servers):
     assert wait_for(lambda: srv.active == 1)
     t0 = time.monotonic()
     eng.close()
-    assert time.monotonic() - t0 < 2.0, "close cuts the request on the wire instead of waiting for it"
+    assert time.monotonic() - t0 < 15.0, "close cuts the request on the wire instead of waiting 30 s for it"
     with pytest.raises(EvalkitError, match="closed before this request was answered"):
         slow.result(timeout=0)
     assert workers() == []
