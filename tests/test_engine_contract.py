@@ -35,7 +35,9 @@ def openai_engine(vllm_servers):
     from evalkit.engines.openai import OpenAIEngine
 
     (server,) = vllm_servers.replicas(1)
-    return OpenAIEngine(EngineSpec(kind="openai", model="smollm2-demo", endpoints=(server.url,)))
+    eng = OpenAIEngine(EngineSpec(kind="openai", model="smollm2-demo", endpoints=(server.url,)))
+    yield eng
+    eng.close()
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,9 @@ def det_openai_engine(deterministic_vllm_servers):
     from evalkit.engines.openai import OpenAIEngine
 
     (server,) = deterministic_vllm_servers.replicas(1)
-    return OpenAIEngine(EngineSpec(kind="openai", model="smollm2-demo", endpoints=(server.url,)))
+    eng = OpenAIEngine(EngineSpec(kind="openai", model="smollm2-demo", endpoints=(server.url,)))
+    yield eng
+    eng.close()
 
 
 @pytest.fixture(params=ENGINES)

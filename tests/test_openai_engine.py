@@ -176,8 +176,9 @@ def engine_for(*srvs: FakeServer, logs: list | None = None, **kw) -> OpenAIEngin
     return _ENGINES[-1]
 
 
-def workers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("evalkit-OpenAIEngine-")]
+def workers(engine: OpenAIEngine) -> list[threading.Thread]:
+    """The worker threads of this engine (engines of other tests may still be open)."""
+    return [t for t in threading.enumerate() if t.name.startswith(engine.thread_prefix)]
 
 
 def wait_for(cond, seconds: float = 5.0) -> bool:
@@ -366,10 +367,10 @@ def test_a_dead_replica_is_reprobed_and_rejoins(servers, monkeypatch):
 def test_close_stops_the_workers_and_fails_what_is_in_flight(servers):
     srv = servers(delay=lambda prompt: 30.0 if "slow" in prompt else 0.0)
     eng = engine_for(srv, concurrency=3)
-    assert workers() == [], "no worker before the first request"
+    assert workers(eng) == [], "no worker before the first request"
     reqs = requests(eng, 4)
     assert eng.generate(reqs) == expected(reqs)
-    assert len(workers()) == 3
+    assert len(workers(eng)) == 3
     slow = eng.submit(GenRequest(tuple(eng.tokenizer.encode("say slow")), 40, GREEDY, 0))
     assert wait_for(lambda: srv.active == 1)
     t0 = time.monotonic()
@@ -377,7 +378,7 @@ def test_close_stops_the_workers_and_fails_what_is_in_flight(servers):
     assert time.monotonic() - t0 < 15.0, "close cuts the request on the wire instead of waiting 30 s for it"
     with pytest.raises(EvalkitError, match="closed before this request was answered"):
         slow.result(timeout=0)
-    assert workers() == []
+    assert workers(eng) == []
     # A closed engine starts its workers again on the next request.
     assert eng.generate(reqs) == expected(reqs)
 

@@ -118,6 +118,7 @@ def test_killing_a_replica_mid_sweep_loses_nothing(deterministic_vllm_servers, d
     finally:
         finished.set()
         watcher.join()
+        engine.close()
     assert killed.is_set(), "replica B must be killed while the sweep runs"
     sa, sb = engine.stats()
     assert not sb.alive and sb.completed >= 2 and sa.alive

@@ -23,6 +23,7 @@ resolve as each answer arrives. The workers live as long as the engine (started 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import threading
 import time
 from collections import deque
@@ -42,6 +43,7 @@ REPROBE_S = 30.0  # how often an endpoint out of rotation is probed while others
 TICK = 0.1  # the supervisor's period: new requests reach the workers at once; this bounds only how late a
 #             dead-everywhere state or a due re-probe is noticed
 JOIN_S = 5.0  # close(): how long to wait for workers, after their connections were cut
+_SERIAL = itertools.count(1)  # numbers engines, so their worker threads can be told apart
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class ReplicaEngine(StreamingEngine):
         self._epoch = 0  # workers of an earlier epoch (before a close) exit
         self._closing = False
         self._down_since: float | None = None
+        self.thread_prefix = f"evalkit-{type(self).__name__}#{next(_SERIAL)}-"  # names this engine's workers
         self.requeued = 0  # attempts handed back to the queue after a failure
 
     def _complete(self, conn: JsonConnection, replica: Replica, req: GenRequest) -> GenResult:  # pragma: no cover
@@ -149,7 +152,7 @@ class ReplicaEngine(StreamingEngine):
         for i, rep in enumerate(self._replicas):
             for j in range(self.concurrency):
                 t = threading.Thread(target=self._worker, args=(rep, epoch), daemon=True,
-                                     name=f"evalkit-{type(self).__name__}-{i}.{j}")
+                                     name=f"{self.thread_prefix}{i}.{j}")
                 t.start()
                 self._workers.append(t)
 
