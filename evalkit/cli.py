@@ -221,7 +221,7 @@ def grade(
         store.append_grades(GradeRecord.of(g, v) for (_, g), v in zip(todo, verdicts))
     finally:
         grading.close()
-    finalize(store)
+    finalize(store, problems=[p for ps in problems.values() for p in ps])
     _print_summary(store.root)
     print_unsandboxed_note(store.root, out)
     out.print(f"graded {len(todo)} generations in {run}")

@@ -268,7 +268,7 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
             small.close()
             if big is not None and big is not small:
                 big.close()
-    n_rows, plots = finalize(store, console)
+    n_rows, plots = finalize(store, console, by_key.values())
     _, more = write_offload_outputs(store, costs)
     return OffloadRunResult(spec.run_dir, generated, graded, n_rows, plots + tuple(more),
                             time.monotonic() - t0, tokens, calls[0], timing)

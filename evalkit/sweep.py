@@ -129,7 +129,7 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
             stream.close_stream()
         if own_engine and engine is not None:
             engine.close()
-    n_rows, plots = finalize(store, console)
+    n_rows, plots = finalize(store, console, [p for ps in problems.values() for p in ps])
     return SweepResult(spec.run_dir, generated, graded, n_rows, plots, time.monotonic() - t0, tokens, timing)
 
 

@@ -7,11 +7,12 @@ the live display, running the groups, recording the timing in run.json, and the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from rich.console import Console
 
 from evalkit.benchmarks import get_benchmark, load_problems
+from evalkit.difficulty import fields_present, problem_metadata
 from evalkit.engines.streaming import StreamingEngine
 from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
 from evalkit.run.grading import BackgroundGrading
@@ -19,7 +20,10 @@ from evalkit.run.progress import RunProgress
 from evalkit.run.runner import Group, RunOutcome, Runner, RunTiming
 from evalkit.run.writer import RowWriter
 from evalkit.store import RUN_JSON, SUMMARY, RunStore
-from evalkit.summary import read_summary, summarize, write_summary
+from evalkit.summary import (
+    SUMMARY_AUC, AucRow, read_summary, summarize, summarize_auc, summarize_by, summary_by_name, write_dataclass_csv,
+    write_summary, write_summary_by,
+)
 from evalkit.types import Generation, Problem
 
 
@@ -34,14 +38,27 @@ def load_all_problems(spec: Any) -> tuple[dict[str, list[Problem]], dict[str, An
     return problems, identities
 
 
-def finalize(store: RunStore, console: Console | None = None) -> tuple[int, tuple[Path, ...]]:
-    """Write summary.csv and the plots from the files in the run directory."""
-    rows = summarize(store.generations(), store.grades())
+def finalize(store: RunStore, console: Console | None = None,
+             problems: Iterable[Problem] | None = None) -> tuple[int, tuple[Path, ...]]:
+    """Write summary.csv, summary_auc.csv, summary_by_<field>.csv per difficulty field and the plots.
+
+    Difficulty groups come from `problems` when the caller holds them, else from the run's problems.jsonl;
+    the end of a run never reloads a dataset (`evalkit plot/report --by` do, on request).
+    """
+    gens, grades = store.generations(), store.grades()
+    rows = summarize(gens, grades)
     write_summary(rows, store.path(SUMMARY))
+    write_dataclass_csv(summarize_auc(rows), AucRow, store.path(SUMMARY_AUC))
     plots: tuple[Path, ...] = ()
     if rows:
         series = series_from_summary(read_summary(store.path(SUMMARY)), store.root.name, label_strategy=True)
         plots = tuple(plot_accuracy_vs_tokens(series, store.plots_dir))
+        meta = problem_metadata(store.root, problems, load=False)
+        for field in fields_present(meta):
+            path = store.path(summary_by_name(field))
+            write_summary_by(summarize_by(gens, grades, field, meta), field, path)
+            by = series_from_summary(read_summary(path), store.root.name, label_strategy=True, by=field)
+            plots += tuple(plot_accuracy_vs_tokens(by, store.plots_dir, by=field))
     return len(rows), plots
 
 
