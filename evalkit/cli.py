@@ -144,7 +144,9 @@ def summary_table(rows: list[dict], title: str, width: int) -> Table:
               padding=(0, 1), collapse_padding=True, title_justify="left")
     cols = ["benchmark", "strategy", "budget", "n", "pass@1", "95% CI", "tokens", "forced"]
     if wide:
-        cols += ["think", "answer", "p95 use", "over budget"]
+        # censored: forced samples left without an answer, as a share of all samples. Even as a 4-character
+        # column it pushes a long-named cell past 80 columns, so the CI-log table leaves it to summary.csv.
+        cols += ["censored", "think", "answer", "p95 use", "over budget"]
     for col in cols:
         t.add_column(col, justify="left" if col in ("benchmark", "strategy") else "right", no_wrap=True)
     show_k = wide and any(r.get("pass_at_k") for r in rows)  # pass@k (unbiased) when problems have several samples
@@ -152,14 +154,14 @@ def summary_table(rows: list[dict], title: str, width: int) -> Table:
         from evalkit.report_formats import pass_at_k_text
 
         t.add_column("pass@k", no_wrap=True)
-    pct = lambda v: f"{100 * float(v):.0f}%" if v else "-"  # noqa: E731  (adherence: empty without a token budget)
+    pct = lambda v: f"{100 * float(v):.0f}%" if v else "-"  # noqa: E731  (empty: no token budget, or a summary.csv older than the column)
     for r in rows:
         think, answer = float(r["mean_thinking_tokens"]), float(r["mean_solution_tokens"])
         cells = [r["benchmark"], r["strategy"], r["budget"], r["samples"], f"{100 * float(r['pass1']):.1f}%",
                  f"{100 * float(r['pass1_low']):.0f}-{100 * float(r['pass1_high']):.0f}%", f"{think + answer:.0f}",
                  f"{100 * float(r['forced_rate']):.0f}%"]
         if wide:
-            cells += [f"{think:.0f}", f"{answer:.0f}", pct(r.get("p95_budget_use")), pct(r.get("over_budget_rate"))]
+            cells += [pct(r.get("censored_rate")), f"{think:.0f}", f"{answer:.0f}", pct(r.get("p95_budget_use")), pct(r.get("over_budget_rate"))]
         t.add_row(*cells, *([pass_at_k_text(r["pass_at_k"])] if show_k else []))
     return t
 
@@ -234,10 +236,12 @@ def plot(
     pareto: bool = typer.Option(False, "--pareto", help="Mark the accuracy/token Pareto frontier."),
     label: List[str] = typer.Option([], "--label", help="Legend name per run, in order (default: folder or file names)."),
     log_x: bool = typer.Option(False, "--log-x", help="Log-2 token axis (budgets that double)."),
+    by: Optional[str] = typer.Option(None, "--by", help="One panel per difficulty group: level, difficulty, rating_band or year (run directories only)."),
 ) -> None:
     """Draw accuracy-vs-tokens (PNG + SVG) per benchmark; several runs overlay, with CI bars and budget labels.
 
     Example: evalkit plot results/model-a results/model-b --pareto --out results/compare
+    With --by level: <bench>_accuracy_vs_tokens_by_level.* with one panel per MATH500 level.
     """
     from dataclasses import replace
 
@@ -249,6 +253,13 @@ def plot(
         raise EvalkitError(f"{len(label)} --label for {len(runs)} runs: give one --label per run, in order, or none")
     series = []
     for run, name in zip(runs, label or unique_labels(runs)):
+        if by is not None:
+            from evalkit.breakdown import summary_rows_by
+
+            if not run.is_dir():
+                raise EvalkitError(f"--by {by} needs run directories (a baseline file holds no problem metadata): drop {run} or --by")
+            series += series_from_summary(summary_rows_by(run, by), name, label_strategy=True, by=by)
+            continue
         if run.is_file() and run.suffix == ".json":
             from evalkit.outcomes import read_baseline
 
@@ -261,7 +272,7 @@ def plot(
     if len({s.strategy for s in series}) == 1:  # one strategy everywhere: the run name alone is the clearer legend
         series = [replace(s, label=s.run) for s in series]
     target = out_dir or (runs[0] / "plots" if len(runs) == 1 and runs[0].is_dir() else Path("results") / "compare" / "plots")
-    for p in plot_accuracy_vs_tokens(series, target, pareto=pareto, logx=log_x):
+    for p in plot_accuracy_vs_tokens(series, target, pareto=pareto, logx=log_x, by=by):
         out.print(str(p))
 
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from evalkit.errors import EvalkitError
+from evalkit.metrics import ockscore
 from evalkit.outcomes import CellOutcomes, Identity, RunOutcomes
 from evalkit.stats import mean_pass_at_k, paired_bootstrap_delta, pass_at_k_ks, sign_flip_p_value
 from evalkit.summary import budget_sort_key
@@ -78,6 +79,20 @@ class CellReport:
     def token_delta_pct(self) -> float:
         return 100 * self.token_delta / self.baseline_tokens if self.baseline_tokens else float("nan")
 
+    # OckScore (evalkit.metrics) of each side over the paired problems; tokens are per-problem means averaged,
+    # which is summary.csv's per-sample mean when every problem has the same number of samples.
+    @property
+    def baseline_ockscore(self) -> float:
+        return _ock(self.baseline_pass1, self.baseline_tokens)
+
+    @property
+    def candidate_ockscore(self) -> float:
+        return _ock(self.candidate_pass1, self.candidate_tokens)
+
+
+def _ock(pass1: float, tokens: float) -> float:
+    return ockscore(pass1, tokens) if np.isfinite(pass1) and np.isfinite(tokens) else float("nan")
+
 
 @dataclass(frozen=True)
 class Report:
@@ -106,6 +121,7 @@ class Report:
         doc["counts"] = self.counts()
         for c, row in zip(self.cells, doc["cells"]):
             row["token_delta_pct"] = c.token_delta_pct
+            row["baseline_ockscore"], row["candidate_ockscore"] = c.baseline_ockscore, c.candidate_ockscore
         return _finite(doc)
 
 

@@ -32,6 +32,7 @@ def report(
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (appends when FILE is $GITHUB_STEP_SUMMARY)."),
     junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: one test case per cell."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
+    by: Optional[str] = typer.Option(None, "--by", help="Judge each difficulty group apart: level, difficulty, rating_band or year (cells named 'math500 level=3')."),
 ) -> None:
     """Did the candidate get worse? Paired per-problem deltas with CIs per cell; exit 1 on a regression.
 
@@ -46,7 +47,12 @@ def report(
     from evalkit.report_formats import json_text, junit_xml, markdown, rich_table, summary_line, write_text
 
     thresholds = Thresholds(max_drop=max_drop, min_problems=min_problems, level=level, resamples=resamples, seed=seed)
-    rep = build_report(load_outcomes(baseline), load_outcomes(candidate), thresholds, allow_mismatch)
+    base, cand = load_outcomes(baseline), load_outcomes(candidate)
+    if by is not None:
+        from evalkit.breakdown import split_pair
+
+        base, cand = split_pair(base, cand, by)
+    rep = build_report(base, cand, thresholds, allow_mismatch)
     out.print(rich_table(rep))
     for m in rep.mismatches:
         err.print(f"[yellow]compared despite: {m}[/]", highlight=False)

@@ -41,6 +41,11 @@ def _tokens(c: CellReport) -> str:
     return f"{c.baseline_tokens:.0f} → {c.candidate_tokens:.0f}{rel}"
 
 
+def _ock(c: CellReport) -> str:
+    b, n = c.baseline_ockscore, c.candidate_ockscore
+    return f"{b:.1f} → {n:.1f}" if math.isfinite(b) and math.isfinite(n) else (f"{b:.1f} → –" if math.isfinite(b) else "–")
+
+
 def _pass_k(c: CellReport) -> str:
     if not c.pass_at_k:
         return "–"
@@ -87,12 +92,12 @@ def markdown(r: Report) -> str:
         f"Candidate **{_md_cell(r.candidate)}** (`{_md_cell(r.candidate_model or '?')}`) vs baseline "
         f"**{_md_cell(r.baseline)}** (`{_md_cell(r.baseline_model or '?')}`): {', '.join(f'{n} {v}' for v, n in r.counts().items() if n)}.",
         "",
-        "| benchmark | strategy | budget | pairs | baseline pass@1 | candidate pass@1 | Δ pts | 95% CI | p | pass@k | tokens/sample | verdict |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| benchmark | strategy | budget | pairs | baseline pass@1 | candidate pass@1 | Δ pts | 95% CI | p | pass@k | tokens/sample | OckScore | verdict |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|",
     ]
     for c in r.cells:
         cells = [c.benchmark, c.strategy, c.budget, str(c.paired), _pct(c.baseline_pass1), _pct(c.candidate_pass1), _pts(c.delta),
-                 _ci(c), _p(c.p_value), _pass_k(c), _tokens(c), f"{ICON[c.verdict]} {c.verdict}"]
+                 _ci(c), _p(c.p_value), _pass_k(c), _tokens(c), _ock(c), f"{ICON[c.verdict]} {c.verdict}"]
         lines.append("| " + " | ".join(_md_cell(x) for x in cells) + " |")
     flagged = [c for c in r.cells if c.verdict not in ("OK",)]
     if flagged:

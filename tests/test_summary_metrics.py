@@ -179,3 +179,54 @@ def test_problems_jsonl_is_preferred_and_the_loaders_are_the_fallback(tmp_path, 
     assert not bare.path("summary_by_level.csv").exists()
     meta = problem_metadata(bare.root)
     assert {m["level"] for m in meta.values()} == {1, 2}
+
+
+# --by on the commands ----------------------------------------------------------------------------------------
+
+def _level_runs(tmp_path: Path) -> tuple[Path, Path]:
+    """Twelve MATH500-like problems, levels 1 (first six) and 2; the candidate loses every level-2 problem."""
+    from report_runs import make_run
+
+    base = make_run(tmp_path, "base", {("math500", "elastic", "1024"): [[True]] * 12})
+    cand = make_run(tmp_path, "cand", {("math500", "elastic", "1024"): [[True]] * 6 + [[False]] * 6})
+    rows = [{"id": f"math500-{i:03d}", "benchmark": "math500", "metadata": {"level": 1 if i < 6 else 2}} for i in range(12)]
+    (cand / "problems.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return base, cand
+
+
+def test_report_by_level_judges_each_level_apart(tmp_path, monkeypatch):
+    from report_runs import run_cli
+
+    base, cand = _level_runs(tmp_path)
+    js = tmp_path / "report.json"
+    # Six pairs per level: level 2 drops 100 pts on all six (sign-flip p = 2/64), level 1 is unchanged.
+    assert run_cli(monkeypatch, "report", base, cand, "--by", "level", "--min-problems", "5", "--json", js) == 1
+    cells = {c["benchmark"]: c for c in json.loads(js.read_text())["cells"]}
+    assert set(cells) == {"math500 level=1", "math500 level=2"}
+    assert cells["math500 level=1"]["verdict"] == "OK" and cells["math500 level=1"]["paired"] == 6
+    assert cells["math500 level=2"]["verdict"] == "REGRESSED" and cells["math500 level=2"]["delta"] == pytest.approx(-1.0)
+    # OckScore per side: level 2 candidate has 0 % accuracy and make_run's 20 + i % 7 tokens (i = 6..11).
+    tokens = sum(20 + i % 7 for i in range(6, 12)) / 6
+    assert cells["math500 level=2"]["candidate_ockscore"] == pytest.approx(-10 * math.log(tokens / 10000 + 1), abs=1e-9)
+    assert run_cli(monkeypatch, "report", base, cand, "--by", "subject") == 2  # no such field: one-line error
+
+
+def test_plot_by_level_draws_one_panel_per_level(tmp_path, monkeypatch, capsys):
+    from report_runs import run_cli
+
+    base, cand = _level_runs(tmp_path)
+    out = tmp_path / "plots"
+    assert run_cli(monkeypatch, "plot", cand, "--by", "level", "--out", out) == 0
+    svg = (out / "math500_accuracy_vs_tokens_by_level.svg").read_text()
+    assert "level 1" in svg and "level 2" in svg
+    # Written on request from problems.jsonl: per level 100 % and 0 %.
+    by = {r["level"]: float(r["pass1"]) for r in read_csv(cand / "summary_by_level.csv")}
+    assert by == {"1": 1.0, "2": 0.0}
+    # base has no problems.jsonl; its run.json names the fixture MATH500 file, whose problems are not the run's.
+    info = json.loads((base / "run.json").read_text())
+    info["spec"]["data_dir"] = str(Path(__file__).parent / "fixtures" / "data")
+    (base / "run.json").write_text(json.dumps(info))
+    assert run_cli(monkeypatch, "plot", base, "--by", "level") == 2
+    assert "no problem of" in capsys.readouterr().err
+    assert run_cli(monkeypatch, "plot", cand, "--by", "year") == 2
+    assert "fields it has: level" in capsys.readouterr().err
