@@ -65,9 +65,14 @@ def group_sort_key(value: str) -> tuple:
     return (1, int(m.group(1)) - value.startswith("<"), value) if m else (2, 0, value)
 
 
-def fields_present(meta: Metadata) -> list[str]:
-    """Fields at least one problem has a value for, in FIELDS order."""
-    return [f for f in FIELDS if any(group_value(f, b, m) is not None for (b, _), m in meta.items())]
+def fields_present(meta: Metadata, min_groups: int = 1) -> list[str]:
+    """Fields whose values split the problems into at least `min_groups` groups, in FIELDS order."""
+    out = []
+    for f in FIELDS:
+        groups = {group_value(f, b, m) for (b, _), m in meta.items()} - {None}
+        if len(groups) >= min_groups:
+            out.append(f)
+    return out
 
 
 def metadata_of(problems: Iterable[Problem]) -> Metadata:

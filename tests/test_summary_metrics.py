@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -165,11 +166,16 @@ def test_summary_by_level_on_the_math500_fixture(tmp_path, fixture_data):
 def test_problems_jsonl_is_preferred_and_the_loaders_are_the_fallback(tmp_path, fixture_data):
     problems, _ = load_problems("math500", str(fixture_data))
     # problems.jsonl in the run directory wins, even over what the loaders would say.
-    planted = [{"id": p.id, "benchmark": "math500", "prompt": "", "metadata": {"level": 5}} for p in problems]
+    planted = [{"id": p.id, "benchmark": "math500", "prompt": "", "metadata": {"level": 5 if "9002" in p.id else 4}}
+               for p in problems]
     store = plant(tmp_path / "run", _math500_rows(problems), problems_jsonl=planted)
-    assert {m["level"] for m in problem_metadata(store.root).values()} == {5}
+    assert {m["level"] for m in problem_metadata(store.root).values()} == {4, 5}
     finalize(store)  # the end of a run reads problems.jsonl
-    assert [r["level"] for r in read_csv(store.path("summary_by_level.csv"))] == ["5"]
+    assert [r["level"] for r in read_csv(store.path("summary_by_level.csv"))] == ["4", "5"]
+    # One group only would repeat summary.csv: no file (arith runs have one --arith-difficulty).
+    one = plant(tmp_path / "one", _math500_rows(problems))
+    finalize(one, problems=[replace(p, metadata={"level": 3}) for p in problems])
+    assert not one.path("summary_by_level.csv").exists()
     # Without it, the end of a run writes no breakdown; on request the loaders named in run.json are read.
     bare = plant(tmp_path / "bare", _math500_rows(problems))
     info = bare.read_run()

@@ -54,7 +54,8 @@ def finalize(store: RunStore, console: Console | None = None,
         series = series_from_summary(read_summary(store.path(SUMMARY)), store.root.name, label_strategy=True)
         plots = tuple(plot_accuracy_vs_tokens(series, store.plots_dir))
         meta = problem_metadata(store.root, problems, load=False)
-        for field in fields_present(meta):
+        # Two groups at least: one group (arith's single --arith-difficulty, one AIME year) repeats summary.csv.
+        for field in fields_present(meta, min_groups=2):
             path = store.path(summary_by_name(field))
             write_summary_by(summarize_by(gens, grades, field, meta), field, path)
             by = series_from_summary(read_summary(path), store.root.name, label_strategy=True, by=field)
