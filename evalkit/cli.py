@@ -136,7 +136,7 @@ def _print_summary(run_dir: Path) -> None:
 
 def summary_table(rows: list[dict], title: str, width: int) -> Table:
     """The end-of-run table. Under 120 columns it keeps what a CI log needs (fits 80 columns with no cut cell);
-    wider terminals add token split and adherence. Everything is in summary.csv."""
+    wider terminals add the censored share, token split and adherence. Everything is in summary.csv."""
     from rich import box
 
     wide = width >= 120
