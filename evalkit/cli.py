@@ -8,9 +8,11 @@ exit code 2.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional
 
 import typer
 from rich.table import Table
@@ -18,6 +20,9 @@ from rich.table import Table
 from evalkit.cli_app import app, console, out, parse_prompts, slug, split_list
 from evalkit.errors import EvalkitError
 from evalkit.sandbox_cli import allow_unsandboxed_option, print_unsandboxed_note
+
+if TYPE_CHECKING:
+    from evalkit.config import SweepSpec
 
 @app.command()
 def sweep(
@@ -65,17 +70,52 @@ def sweep(
     until: Optional[str] = typer.Option(None, "--until", help="livecodebench/codeforces: contests on or before YYYY-MM-DD."),
     lcb_version: Optional[str] = typer.Option(None, "--lcb-version", help="livecodebench release: release_v1..release_v6, release_latest, v1..v6."),
     allow_unsandboxed: bool = allow_unsandboxed_option(),
+    as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout (nothing else there)."),
 ) -> None:
     """Run a model over benchmarks at several thinking budgets, grade, summarise and plot.
 
     Example: evalkit sweep --model smollm2-demo --benchmarks arith --budgets 16,32,64 --solution-budget 32
     """
-    from evalkit.config import EngineSpec, SweepSpec, parse_budget, parse_budget_list
+    options = {k: v for k, v in locals().items() if k not in ("allow_unsandboxed", "as_json")}  # before any import
     from evalkit.sweep import run_sweep
+
+    spec = sweep_spec(**options)
+    if as_json:
+        with stdout_to_stderr():  # engine logs (vLLM's, its worker processes') must not mix into the JSON
+            result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
+    else:
+        result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
+    if as_json:
+        print_unsandboxed_note(result.run_dir, console)  # stdout carries the JSON alone
+        print_json({"run_dir": str(result.run_dir), "generated": result.generated, "graded": result.graded,
+                    "wall_seconds": round(result.wall_seconds, 3), "generated_tokens": result.generated_tokens,
+                    "summary": summary_records(result.run_dir)})
+        return
+    _print_summary(result.run_dir)
+    print_unsandboxed_note(result.run_dir, out)
+    out.print(
+        f"[green]done[/]: {result.generated} new generations, {result.graded} graded, "
+        f"{result.wall_seconds:.1f}s -> {result.run_dir}/ (summary.csv, plots/)"
+    )
+
+
+def sweep_spec(
+    model: str, benchmarks: str, budgets: str, solution_budget: str, unconstrained: bool, samples: int,
+    temperature: float, top_p: float, seed: int, limit: Optional[int], share_thinking: bool, strategy: str,
+    min_thinking: str, prompt_cap: float, prompt: List[str], data_dir: Optional[str], name: Optional[str],
+    out_root: str, engine: str, endpoint: str, tokenizer: Optional[str], concurrency: Optional[int], retries: int,
+    request_timeout: float, device: Optional[str], max_model_len: Optional[int],
+    gpu_memory_utilization: Optional[float], tensor_parallel_size: int, pipeline_parallel_size: int,
+    data_parallel_size: int, max_inflight: Optional[int], grade_workers: Optional[int], grade_timeout: float,
+    arith_difficulty: int, arith_count: int, arith_seed: int, since: Optional[str], until: Optional[str],
+    lcb_version: Optional[str],
+) -> "SweepSpec":
+    """The SweepSpec of `evalkit sweep`'s options (text as typed on the command line); `evalkit.sweep()` too."""
+    from evalkit.config import EngineSpec, SweepSpec, parse_budget, parse_budget_list
     from evalkit.types import Sampling
 
     bench_names = split_list(benchmarks)
-    spec = SweepSpec(
+    return SweepSpec(
         name=name or f"{slug(model)}_{'-'.join(bench_names) or 'none'}",
         engine=EngineSpec(
             kind=engine, model=model, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
@@ -106,13 +146,48 @@ def sweep(
         grade_workers=grade_workers,
         out_root=out_root,
     )
-    result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
-    _print_summary(result.run_dir)
-    print_unsandboxed_note(result.run_dir, out)
-    out.print(
-        f"[green]done[/]: {result.generated} new generations, {result.graded} graded, "
-        f"{result.wall_seconds:.1f}s -> {result.run_dir}/ (summary.csv, plots/)"
-    )
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 (and sys.stdout) to stderr for a while: child processes inherit the redirect."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def print_json(doc: Any) -> None:
+    """--json: one JSON document on stdout, plain print (rich would wrap and colour it)."""
+    import json
+
+    print(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+
+
+def summary_records(run_dir: Path) -> list[dict[str, Any]]:
+    """summary.csv rows with numbers as numbers and empty cells as null, for --json."""
+    from evalkit.store import SUMMARY
+    from evalkit.summary import read_summary
+
+    path = run_dir / SUMMARY
+    return [{k: _number(v) for k, v in row.items()} for row in read_summary(path)] if path.exists() else []
+
+
+def _number(text: str) -> Any:
+    if text == "":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -169,6 +244,7 @@ def summary_table(rows: list[dict], title: str, width: int) -> Table:
 @app.command("benchmarks")
 def list_benchmarks(
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EVALKIT_DATA_DIR", help="Folder with local benchmark files."),
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON on stdout."),
 ) -> None:
     """List the benchmarks evalkit knows, with problem counts and where their data comes from."""
     from evalkit.benchmarks import REGISTRY
@@ -178,6 +254,7 @@ def list_benchmarks(
     t = Table(title="evalkit benchmarks")
     for col in ("name", "kind", "problems", "source", "description"):
         t.add_column(col)
+    records = []
     for b in REGISTRY.values():
         if b.generate is not None:
             count, source = str(b.options.get("count")), "generated (no download)"
@@ -188,6 +265,11 @@ def list_benchmarks(
             count = str(b.expected_count or "?")
             source = f"hub {b.hub.repo}@{b.hub.revision[:8]}" if b.hub else "local files only (--data-dir)"
         t.add_row(b.name, b.kind, count, source, b.description)
+        records.append({"name": b.name, "kind": b.kind, "problems": int(count) if count.isdigit() else None,
+                        "source": source, "description": b.description})
+    if as_json:
+        print_json(records)
+        return
     out.print(t)
 
 
@@ -195,23 +277,36 @@ def list_benchmarks(
 def grade(
     run: Path = typer.Argument(..., help="Run directory (results/<name>)."),
     regrade: bool = typer.Option(False, "--regrade", help="Grade every generation again (new verdicts win)."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Code benchmarks: folder with the tests' files, when the "
+                                           "run's own --data-dir is not on this machine (math grades from problems.jsonl)."),
     allow_unsandboxed: bool = allow_unsandboxed_option(),
 ) -> None:
-    """Grade generations that have no verdict yet (or all with --regrade), then rewrite summary and plots."""
+    """Grade generations that have no verdict yet (or all with --regrade), then rewrite summary and plots.
+
+    Math answers are checked against the gold in the run's problems.jsonl, so a copied run directory regrades
+    without the benchmark data; code needs its tests (found through --data-dir or the run's own source).
+    """
+    from evalkit.benchmarks import load_problems
     from evalkit.config import SweepSpec
     from evalkit.grading.dispatch import Grading, code_isolation
     from evalkit.run.grading import default_grade_workers
-    from evalkit.run.session import finalize, load_all_problems
+    from evalkit.run.session import finalize
+    from evalkit.rundir import problems_for_grading
     from evalkit.store import RunStore
     from evalkit.types import GradeRecord
 
     store = RunStore(run)
     spec = SweepSpec.from_json(store.read_run()["spec"])
-    problems, _ = load_all_problems(spec)
-    by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
     gens = store.generations()
     have = {} if regrade else store.grades()
-    todo = [(by_key[(g.benchmark, g.problem_id)], g) for g in gens if g.key not in have and (g.benchmark, g.problem_id) in by_key]
+    pending = [g for g in gens if g.key not in have]
+
+    def from_data(name: str) -> list:
+        # Every problem of the source (no --limit): the keys wanted are picked from them by id.
+        return load_problems(name, data_dir or spec.data_dir, None, spec.prompts, spec.benchmark_options)[0]
+
+    by_key = problems_for_grading(store.root, {(g.benchmark, g.problem_id) for g in pending}, from_data)
+    todo = [(by_key[(g.benchmark, g.problem_id)], g) for g in pending if (g.benchmark, g.problem_id) in by_key]
     isolation = code_isolation((p.kind for p, _ in todo), allow_unsandboxed)  # fails closed before grading
     if isolation == "none":
         store.write_run({**store.read_run(), "unsandboxed": True})

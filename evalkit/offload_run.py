@@ -27,7 +27,7 @@ from evalkit.grading.dispatch import code_isolation
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.offload import STRATEGY, OffloadContext, Policy, check_same_tokenizer, offload_group, policy_from_label
 from evalkit.run.runner import Group, throttled
-from evalkit.run.session import RunSession, finalize, load_all_problems, ungraded
+from evalkit.run.session import RunSession, finalize, load_all_problems, record_problems, ungraded
 from evalkit.runinfo import check_resumable, run_info
 from evalkit.store import RUN_JSON, RunStore
 from evalkit.sweep import grade_workers
@@ -222,6 +222,7 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
         check_resumable(previous, spec)  # type: ignore[arg-type]  (duck-typed: run_dir + generation_fingerprint)
     problems, identities = load_all_problems(spec)  # type: ignore[arg-type]
     store.open_for_append()
+    record_problems(store, problems, identities)
     existing = store.generations()
     done = {g.key for g in existing}
     todo = missing(spec, problems, done)

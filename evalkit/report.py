@@ -24,7 +24,7 @@ import numpy as np
 
 from evalkit.errors import EvalkitError
 from evalkit.metrics import ockscore
-from evalkit.outcomes import CellOutcomes, Identity, RunOutcomes
+from evalkit.outcomes import CellOutcomes, Identity, RunOutcomes, _natural
 from evalkit.stats import mean_pass_at_k, paired_bootstrap_delta, pass_at_k_ks, sign_flip_p_value
 from evalkit.summary import budget_sort_key
 
@@ -52,6 +52,19 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class Flip:
+    """A paired problem whose score moved between the runs: correct/total samples in each."""
+
+    problem_id: str
+    baseline: tuple[int, int]
+    candidate: tuple[int, int]
+
+    @property
+    def delta(self) -> float:
+        return self.candidate[0] / self.candidate[1] - self.baseline[0] / self.baseline[1]
+
+
+@dataclass(frozen=True)
 class CellReport:
     benchmark: str
     strategy: str
@@ -74,6 +87,10 @@ class CellReport:
     pass_at_k: dict[str, tuple[float, float]]  # "k" -> (baseline, candidate) for k > 1 every paired problem supports
     verdict: CellVerdict
     reason: str
+    # Paired problems the candidate solves less often (lost) or more often (gained) than the baseline, largest
+    # moves first: the problems to read when a cell moved (`report --show-flips`).
+    lost: tuple[Flip, ...] = ()
+    gained: tuple[Flip, ...] = ()
 
     @property
     def token_delta_pct(self) -> float:
@@ -116,13 +133,32 @@ class Report:
         bad = {"REGRESSED", "MISSING", "UNDERPOWERED"} if strict else {"REGRESSED"}
         return int(any(c.verdict in bad for c in self.cells))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, flips: bool = False) -> dict[str, Any]:
+        """The report as JSON; `flips` adds each cell's lost and gained problems."""
         doc = asdict(self)
         doc["counts"] = self.counts()
         for c, row in zip(self.cells, doc["cells"]):
             row["token_delta_pct"] = c.token_delta_pct
             row["baseline_ockscore"], row["candidate_ockscore"] = c.baseline_ockscore, c.candidate_ockscore
+            if flips:
+                row["lost"] = [_flip_json(f) for f in c.lost]
+                row["gained"] = [_flip_json(f) for f in c.gained]
+            else:
+                row.pop("lost"), row.pop("gained")
         return _finite(doc)
+
+
+def _flip_json(f: Flip) -> dict[str, Any]:
+    return {"problem_id": f.problem_id, "baseline_correct": f.baseline[0], "baseline_total": f.baseline[1],
+            "candidate_correct": f.candidate[0], "candidate_total": f.candidate[1], "delta": f.delta}
+
+
+def flips(ids: list[str], base: dict[str, Any], cand: dict[str, Any]) -> tuple[tuple[Flip, ...], tuple[Flip, ...]]:
+    """(lost, gained) among paired problem ids, from per-problem outcomes (correct, total); largest moves first."""
+    moved = [Flip(i, (base[i].correct, base[i].total), (cand[i].correct, cand[i].total)) for i in ids]
+    lost = sorted((f for f in moved if f.delta < 0), key=lambda f: (f.delta, _natural(f.problem_id)))
+    gained = sorted((f for f in moved if f.delta > 0), key=lambda f: (-f.delta, _natural(f.problem_id)))
+    return tuple(lost), tuple(gained)
 
 
 def _finite(x: Any) -> Any:
@@ -198,6 +234,7 @@ def compare_cell(base: CellOutcomes, cand: CellOutcomes, t: Thresholds) -> CellR
             if k > 1:
                 pak[str(k)] = (mean_pass_at_k([(o.total, o.correct) for o in b], k), mean_pass_at_k([(o.total, o.correct) for o in c], k))
     verdict, reason = decide(len(ids), acc.mean, acc.low, acc.high, p, t)
+    lost, gained = flips(ids, base.problems, cand.problems)
     nan = float("nan")
     return CellReport(
         benchmark=base.benchmark, strategy=base.strategy, budget=base.budget, thinking_budget=base.thinking_budget,
@@ -208,7 +245,7 @@ def compare_cell(base: CellOutcomes, cand: CellOutcomes, t: Thresholds) -> CellR
         baseline_tokens=float(np.mean([o.mean_tokens for o in b])) if ids else nan,
         candidate_tokens=float(np.mean([o.mean_tokens for o in c])) if ids else nan,
         token_delta=tok.mean, token_delta_low=tok.low, token_delta_high=tok.high,
-        pass_at_k=pak, verdict=verdict, reason=reason,
+        pass_at_k=pak, verdict=verdict, reason=reason, lost=lost, gained=gained,
     )
 
 

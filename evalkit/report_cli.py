@@ -33,6 +33,7 @@ def report(
     junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: one test case per cell."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
     by: Optional[str] = typer.Option(None, "--by", help="Judge each difficulty group apart: level, difficulty, rating_band or year (cells named 'math500 level=3')."),
+    show_flips: bool = typer.Option(False, "--show-flips", help="List, per cell, the problems lost and gained (also in --markdown and --json)."),
 ) -> None:
     """Did the candidate get worse? Paired per-problem deltas with CIs per cell; exit 1 on a regression.
 
@@ -44,7 +45,7 @@ def report(
     """
     from evalkit.outcomes import load_outcomes
     from evalkit.report import Thresholds, build_report
-    from evalkit.report_formats import json_text, junit_xml, markdown, rich_table, summary_line, write_text
+    from evalkit.report_formats import flip_lines, json_text, junit_xml, markdown, rich_table, summary_line, write_text
 
     thresholds = Thresholds(max_drop=max_drop, min_problems=min_problems, level=level, resamples=resamples, seed=seed)
     base, cand = load_outcomes(baseline), load_outcomes(candidate)
@@ -54,6 +55,12 @@ def report(
         base, cand = split_pair(base, cand, by)
     rep = build_report(base, cand, thresholds, allow_mismatch)
     out.print(rich_table(rep))
+    if show_flips:
+        moved = flip_lines(rep)
+        out.print("problems lost and gained (correct/samples, baseline → candidate):" if moved else
+                  "no problem was lost or gained: every paired problem scored the same", highlight=False)
+        for line in moved:
+            out.print(f"  {line}", highlight=False, soft_wrap=True)
     for m in rep.mismatches:
         err.print(f"[yellow]compared despite: {m}[/]", highlight=False)
     for n in rep.notes:
@@ -61,11 +68,11 @@ def report(
     if markdown_path is not None:
         summary_env = os.environ.get("GITHUB_STEP_SUMMARY")
         append = bool(summary_env) and Path(summary_env).resolve() == markdown_path.resolve()
-        write_text(markdown_path, markdown(rep), append=append)
+        write_text(markdown_path, markdown(rep, show_flips), append=append)
     if junit_path is not None:
         write_text(junit_path, junit_xml(rep))
     if json_path is not None:
-        write_text(json_path, json_text(rep, strict))
+        write_text(json_path, json_text(rep, strict, show_flips))
     code = rep.exit_code(strict)
     style = "bold red" if rep.verdict == "REGRESSED" else "green" if rep.verdict in ("OK", "IMPROVED") else "yellow"
     out.print(f"[{style}]{summary_line(rep)}[/]", highlight=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from evalkit.report import CellReport, Report
+from evalkit.report import CellReport, Flip, Report
 
 ICON = {"REGRESSED": "❌", "MISSING": "⚠️", "UNDERPOWERED": "❔", "IMPROVED": "📈", "OK": "✅"}
 STYLE = {"REGRESSED": "bold red", "MISSING": "yellow", "UNDERPOWERED": "yellow", "IMPROVED": "bold green", "OK": "green"}
@@ -66,6 +66,28 @@ def _settings(r: Report) -> str:
             f"UNDERPOWERED below {t.min_problems} paired problems")
 
 
+# flips --------------------------------------------------------------------------------------------------------
+
+def _flip(f: Flip) -> str:
+    return f"{f.problem_id} ({f.baseline[0]}/{f.baseline[1]} → {f.candidate[0]}/{f.candidate[1]})"
+
+
+def flip_lines(r: Report, limit: int = 25) -> list[str]:
+    """One line per cell with moved problems: 'bench / strategy / budget: lost N: id (1/2 → 0/2), ...; gained M: ...'.
+    At most `limit` problems per list (the JSON output has them all)."""
+    lines = []
+    for c in r.cells:
+        if not (c.lost or c.gained):
+            continue
+        parts = []
+        for word, items in (("lost", c.lost), ("gained", c.gained)):
+            if items:
+                more = f", +{len(items) - limit} more" if len(items) > limit else ""
+                parts.append(f"{word} {len(items)}: " + ", ".join(_flip(f) for f in items[:limit]) + more)
+        lines.append(f"{c.benchmark} / {c.strategy} / {c.budget}: " + "; ".join(parts))
+    return lines
+
+
 # terminal -----------------------------------------------------------------------------------------------------
 
 def rich_table(r: Report) -> Table:
@@ -85,7 +107,7 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(r: Report) -> str:
+def markdown(r: Report, flips: bool = False) -> str:
     lines = [
         f"## {ICON[r.verdict]} evalkit report: {r.verdict}",
         "",
@@ -103,6 +125,10 @@ def markdown(r: Report) -> str:
     if flagged:
         lines += ["", "**Why:**", ""]
         lines += [f"- {c.benchmark} / {c.strategy} / {c.budget}: {c.verdict}: {_md_cell(c.reason)}" for c in flagged]
+    if flips:
+        moved = flip_lines(r)
+        lines += ["", "**Problems lost and gained** (correct/samples, baseline → candidate):", ""]
+        lines += [f"- {_md_cell(x)}" for x in moved] if moved else ["- none: every paired problem scored the same"]
     if r.mismatches:
         lines += ["", "**Compared despite differences (--allow-mismatch):**", ""] + [f"- {_md_cell(m)}" for m in r.mismatches]
     if r.notes:
@@ -141,8 +167,8 @@ def junit_xml(r: Report) -> str:
 
 # JSON ---------------------------------------------------------------------------------------------------------
 
-def json_text(r: Report, strict: bool = False) -> str:
-    doc = r.to_json()
+def json_text(r: Report, strict: bool = False, flips: bool = False) -> str:
+    doc = r.to_json(flips)
     doc["exit_code"] = r.exit_code(strict)
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 

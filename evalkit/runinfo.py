@@ -9,7 +9,7 @@ import time
 from importlib import metadata
 from typing import Any
 
-from evalkit import __version__
+from evalkit.version import __version__
 from evalkit.config import SweepSpec
 from evalkit.errors import EvalkitError
 

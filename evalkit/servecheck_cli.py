@@ -18,6 +18,7 @@ def serve_check(
     model: str = typer.Option("smollm2-demo", "--model", "-m", help="The model the run expects (hub id, path, or served name)."),
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Load the local tokenizer from here (default: --model)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds per request."),
+    as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON on stdout (same exit codes)."),
 ) -> None:
     """Check that server(s) serve the expected model with the same tokenizer, and return token ids.
 
@@ -30,8 +31,15 @@ def serve_check(
     endpoints = [Endpoint.parse(u) for item in urls for u in item.split(",") if u.strip()]
     tok, path = load_chat_tokenizer(tokenizer or model, lambda m: err.print(f"[cyan]{m}[/]"))
     failed = False
+    records = []
     for ep in endpoints:
         rep = check_server(ep, model, None if tokenizer else path, tok, timeout=timeout)
+        failed |= not rep.ok
+        records.append({"url": ep.url, "ok": rep.ok, "version": rep.version, "served_model": rep.served_model,
+                        "max_model_len": rep.max_model_len,
+                        "checks": [{"name": c.name, "status": c.status, "detail": c.detail} for c in rep.checks]})
+        if as_json:
+            continue
         t = Table(title=f"{ep.url}" + (f" (vLLM {rep.version})" if rep.version else ""))
         for col in ("check", "result", "detail"):
             t.add_column(col)
@@ -39,11 +47,15 @@ def serve_check(
         for c in rep.checks:
             t.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", c.detail)
         out.print(t)
-        failed |= not rep.ok
+    if as_json:
+        import json
+
+        print(json.dumps({"model": model, "ok": not failed, "servers": records}, indent=2))
     if failed:
         err.print("[bold red]serve-check failed[/]: fix the server or pass the matching --model / --tokenizer")
         raise typer.Exit(1)
-    out.print(f"[green]ok[/]: {len(endpoints)} server(s) serve {model!r} with a matching tokenizer")
+    if not as_json:
+        out.print(f"[green]ok[/]: {len(endpoints)} server(s) serve {model!r} with a matching tokenizer")
 
 
 def register(app: typer.Typer) -> None:

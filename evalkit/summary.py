@@ -188,8 +188,27 @@ def _write_csv(path: Path, names: Sequence[str], rows: Iterable[dict[str, Any]])
     tmp.replace(path)
 
 
+def pass_at_k_columns(text: str) -> dict[str, float]:
+    """The pass_at_k cell "2=0.41;4=0.55" as {"pass@2": 0.41, "pass@4": 0.55}."""
+    return {f"pass@{k}": float(v) for k, v in (kv.split("=", 1) for kv in (text or "").split(";") if "=" in kv)}
+
+
+def summary_records(rows: Sequence[SummaryRow]) -> list[dict[str, Any]]:
+    """Rows as dicts, with pass_at_k also unpacked into pass@2, pass@4 ... (empty where a cell has too few samples)."""
+    ks = sorted({c for r in rows for c in pass_at_k_columns(r.pass_at_k)}, key=lambda c: int(c[5:]))
+    out = []
+    for r in rows:
+        extra = pass_at_k_columns(r.pass_at_k)
+        out.append({**{f.name: getattr(r, f.name) for f in fields(SummaryRow)}, **{c: extra.get(c) for c in ks}})
+    return out
+
+
 def write_summary(rows: list[SummaryRow], path: Path) -> None:
-    write_dataclass_csv(rows, SummaryRow, path)
+    """summary.csv: the SummaryRow fields, then one pass@k column per k some cell supports (for spreadsheets and
+    pandas; pass_at_k keeps the packed form older readers expect). Atomic, floats to 6 significant digits."""
+    records = summary_records(rows)
+    names = list(records[0]) if records else [f.name for f in fields(SummaryRow)]
+    _write_csv(path, names, records)
 
 
 def read_summary(path: Path) -> list[dict[str, str]]:

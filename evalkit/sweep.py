@@ -26,7 +26,7 @@ from evalkit.reasoning.strategies import StrategyOptions, run_strategies
 from evalkit.run.grading import default_grade_workers
 from evalkit.run.runner import Group, throttled
 from evalkit.run.writer import RowWriter
-from evalkit.run.session import RunSession, finalize, load_all_problems, ungraded
+from evalkit.run.session import RunSession, finalize, load_all_problems, record_problems, ungraded
 from evalkit.runinfo import check_resumable, run_info
 from evalkit.store import RUN_JSON, RunStore
 from evalkit.types import Generation, Problem
@@ -94,6 +94,7 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
         check_resumable(previous, spec)
     problems, identities = load_all_problems(spec)
     store.open_for_append()
+    record_problems(store, problems, identities)
     existing = store.generations()
     done = {g.key for g in existing}
     todo = plan_missing(spec, problems, done)

@@ -20,6 +20,7 @@ def codeforces_rating(
     strategy: str = typer.Option("elastic", "--strategy", help="Strategy label to rate."),
     population: Optional[Path] = typer.Option(None, "--population", help="JSON list of human ratings for the percentile "
                                               "(default: every rated participant in the standings)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ratings as JSON on stdout."),
 ) -> None:
     """Rate a model on Codeforces contests the CodeElo way, offline, from standings you provide.
 
@@ -48,6 +49,12 @@ def codeforces_rating(
     rated = [contest_rating(contests[c], res) for c, res in sorted(results.items()) if c in contests]
     pop = json.loads(population.read_text()) if population else [r for st in contests.values() for r, _, _ in st.rows]
     summary = overall(rated, pop)
+    if as_json:
+        from dataclasses import asdict
+
+        print(json.dumps({"run": str(run), "strategy": strategy, "budget": label, **summary,
+                          "per_contest": [asdict(c) for c in rated]}, indent=2))
+        return
     t = Table(title=f"{run.name}: Codeforces rating at budget {label} (CodeElo method)")
     for col in ("contest", "score", "penalty", "rank", "participants", "rating"):
         t.add_column(col, justify="right")

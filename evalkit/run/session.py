@@ -14,11 +14,13 @@ from rich.console import Console
 from evalkit.benchmarks import get_benchmark, load_problems
 from evalkit.difficulty import fields_present, problem_metadata
 from evalkit.engines.streaming import StreamingEngine
+from evalkit.frames import write_samples_parquet
 from evalkit.plots import plot_accuracy_vs_tokens, series_from_summary
 from evalkit.run.grading import BackgroundGrading
 from evalkit.run.progress import RunProgress
 from evalkit.run.runner import Group, RunOutcome, Runner, RunTiming
 from evalkit.run.writer import RowWriter
+from evalkit.rundir import write_problems
 from evalkit.store import RUN_JSON, SUMMARY, RunStore
 from evalkit.summary import (
     SUMMARY_AUC, AucRow, read_summary, summarize, summarize_auc, summarize_by, summary_by_name, write_dataclass_csv,
@@ -38,6 +40,12 @@ def load_all_problems(spec: Any) -> tuple[dict[str, list[Problem]], dict[str, An
     return problems, identities
 
 
+def record_problems(store: RunStore, problems: dict[str, list[Problem]], identities: dict[str, Any]) -> int:
+    """problems.jsonl: what a copied run directory needs to be graded and read without the benchmark data."""
+    systems = {name: get_benchmark(name).system_prompt for name in problems}
+    return write_problems(store.root, problems, identities, systems)
+
+
 def finalize(store: RunStore, console: Console | None = None,
              problems: Iterable[Problem] | None = None) -> tuple[int, tuple[Path, ...]]:
     """Write summary.csv, summary_auc.csv, summary_by_<field>.csv per difficulty field and the plots.
@@ -48,6 +56,7 @@ def finalize(store: RunStore, console: Console | None = None,
     gens, grades = store.generations(), store.grades()
     rows = summarize(gens, grades)
     write_summary(rows, store.path(SUMMARY))
+    write_samples_parquet(store.root)  # for users who load results outside evalkit (pandas, polars, duckdb)
     write_dataclass_csv(summarize_auc(rows), AucRow, store.path(SUMMARY_AUC))
     plots: tuple[Path, ...] = ()
     if rows:
