@@ -87,7 +87,7 @@ def cell_row(bench: str, strategy: str, budget: str, items: Cell) -> SummaryRow:
     n_min = min(len(v) for v in per_problem.values())
     ks = [k for k in (2, 4, 8, 16, 32, 64) if k <= n_min]
     pak = ";".join(
-        f"{k}={np.mean([pass_at_k(len(v), sum(v), k) for v in per_problem.values()]):.4f}" for k in ks
+        f"{k}={np.mean([pass_at_k(len(v), sum(v), k) for v in per_problem.values()]):.6g}" for k in ks
     )
     total = np.array([g.total_tokens for g, _ in items], dtype=float)
     statuses = [rec.status for _, rec in items]
