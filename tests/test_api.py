@@ -66,21 +66,26 @@ def test_pass_at_1_and_2_per_budget_from_samples_equal_summary(demo_run):
     assert "pass_at_k" in summary.columns  # the packed column stays for older readers
 
 
-def test_problems_jsonl_schema_and_resume_keeps_it(demo_run, data_dir):
+def test_problems_jsonl_schema_and_growth_through_the_cli(demo_run, data_dir, tmp_path):
     rows = [json.loads(x) for x in (demo_run / "problems.jsonl").read_text().splitlines()]
     assert {r["benchmark"] for r in rows} == {"math500"} and all(r["kind"] == "math" and r["gold"] for r in rows)
     assert all(r["prompt"] and r["prompt"] in r["prompt_sent"] and "level" in r["metadata"] for r in rows)
-    before = (demo_run / "problems.jsonl").read_text()
-    # The same sweep again has nothing to generate (no engine starts) and keeps problems.jsonl as it was; its
-    # --json summary is the only thing on stdout.
-    out = cli("sweep", "--model", "smollm2-demo", "-b", "math500", "--limit", str(PROBLEMS), "-n", str(SAMPLES),
+    grown = tmp_path / "demo"
+    shutil.copytree(demo_run, grown)
+    before = (grown / "problems.jsonl").read_text()
+    # The same sweep with one problem more: the CLI starts an engine (whose logs must stay off stdout), adds only
+    # the new problem's row, and prints its summary as the only thing on stdout.
+    out = cli("sweep", "--model", "smollm2-demo", "-b", "math500", "--limit", str(PROBLEMS + 1), "-n", str(SAMPLES),
               "--budgets", ",".join(map(str, BUDGETS)), "--solution-budget", "16", "--name", "demo",
-              "--max-model-len", "2048", "--out", str(demo_run.parent), "--data-dir", str(data_dir), "--json")
+              "--max-model-len", "2048", "--out", str(tmp_path), "--data-dir", str(data_dir), "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     doc = json.loads(out.stdout)
-    assert doc["generated"] == 0 and len(doc["summary"]) == len(BUDGETS)
+    assert doc["generated"] == SAMPLES * len(BUDGETS) and doc["run_dir"] == str(grown)
     assert [str(r["budget"]) for r in doc["summary"]] == [str(b) for b in BUDGETS]
-    assert (demo_run / "problems.jsonl").read_text() == before
+    assert all(r["problems"] == PROBLEMS + 1 for r in doc["summary"])
+    after = (grown / "problems.jsonl").read_text()
+    assert after.startswith(before) and len(after.splitlines()) == PROBLEMS + 1
+    assert len(evalkit.load_run(grown).samples) == (PROBLEMS + 1) * SAMPLES * len(BUDGETS)
 
 
 def test_copied_run_regrades_reports_and_plots_without_the_data(demo_run, tmp_path):
