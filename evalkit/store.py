@@ -2,10 +2,12 @@
 
     results/<name>/
       run.json           resolved spec, versions, model and dataset identity
+      problems.jsonl     the run's problems: gold answers, tests' hashes, metadata (evalkit/rundir.py)
       thinking.jsonl     shared phase-1 passes (token ids), so a kill during the solution phase redoes nothing
       generations.jsonl  one line per benchmark x problem x sample x strategy x budget
       grades.jsonl       one verdict per generation key
       summary.csv        per benchmark x strategy x budget
+      samples.parquet    generations joined with verdicts and problem metadata (evalkit/frames.py)
       plots/
 
 Rows are appended and flushed (fsync) per batch. A kill can leave at most a torn last line; opening the file
