@@ -318,10 +318,23 @@ def grade(
         store.append_grades(GradeRecord.of(g, v) for (_, g), v in zip(todo, verdicts))
     finally:
         grading.close()
-    finalize(store, problems=[p for ps in problems.values() for p in ps])
+    finalize(store, problems=_metadata_source(store.root, spec.benchmarks, from_data))
     _print_summary(store.root)
     print_unsandboxed_note(store.root, out)
     out.print(f"graded {len(todo)} generations in {run}")
+
+
+def _metadata_source(root: Path, benchmarks: tuple[str, ...], from_data: Any) -> Optional[list]:
+    """Problems for the difficulty breakdowns: None when problems.jsonl has them, else (runs written before it
+    existed) every problem of the run's benchmarks, or None when their data is not here either."""
+    from evalkit.rundir import PROBLEMS
+
+    if (root / PROBLEMS).exists():
+        return None
+    try:
+        return [p for name in benchmarks for p in from_data(name)]
+    except EvalkitError:
+        return None
 
 
 @app.command()
