@@ -87,7 +87,8 @@ def test_summary_csv_keeps_its_columns_in_order_and_adds_new_ones_at_the_end(tmp
            "pass1_low", "pass1_high", "mean_thinking_tokens", "mean_solution_tokens", "mean_total_tokens",
            "p95_total_tokens", "forced_rate", "no_answer", "timeout", "errors", "pass_at_k", "budget_tokens",
            "mean_budget_use", "p95_budget_use", "over_budget_rate"]
-    assert header == old + ["censored", "censored_rate", "ockscore"]
+    # then pass_at_k unpacked, one column per k the cells support (this cell: 2 samples per problem at least)
+    assert header == old + ["censored", "censored_rate", "ockscore", "pass@2"]
 
 
 def test_ockscore_zero_tokens_is_accuracy():
