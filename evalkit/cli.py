@@ -289,6 +289,10 @@ from evalkit.grading import rating_cli as _rating_cli  # noqa: E402  (`codeforce
 
 _rating_cli.register(app)
 
+from evalkit.grading import standings_cli as _standings_cli  # noqa: E402  (`codeforces-standings`: light imports)
+
+_standings_cli.register(app)
+
 
 def main() -> None:
     try:
