@@ -22,7 +22,7 @@ def codeforces_rating(
     budget: Optional[str] = typer.Option(None, "--budget", help="Budget label to rate (default: the largest in the run)."),
     strategy: str = typer.Option("elastic", "--strategy", help="Strategy label to rate."),
     population: Optional[Path] = typer.Option(None, "--population", help="JSON list of human ratings for the percentile "
-                                              "(default: population.json in a --standings folder, else every rated "
+                                              "(or {rating: count}; default: population.json in a --standings folder, else every rated "
                                               "participant in the standings)."),
     problem_ids: Optional[Path] = typer.Option(None, "--problem-ids", help="JSON object mapping the run's problem ids to "
                                                "Codeforces ids ('2000A' or '2000_A'), for sets whose rows carry none "
@@ -67,7 +67,7 @@ def codeforces_rating(
         out.print(f"[yellow]no standings for contest(s) {', '.join(missing)}[/]: not rated (use --fetch to download them)")
     rated = [contest_rating(contests[c], res) for c, res in sorted(results.items()) if c in contests]
     pop_file = population or next((s / POPULATION for s in standings if s.is_dir() and (s / POPULATION).is_file()), None)
-    pop = json.loads(pop_file.read_text()) if pop_file else [r for st in contests.values() for r, _, _ in st.rows]
+    pop = _population(pop_file) if pop_file else [r for st in contests.values() for r, _, _ in st.rows]
     summary = overall(rated, pop)
     t = Table(title=f"{run.name}: Codeforces rating at budget {label} (CodeElo method)")
     for col in ("contest", "score", "penalty", "rank", "participants", "rating"):
@@ -78,6 +78,21 @@ def codeforces_rating(
     among = f"{len(pop)} rated users in {pop_file.name}" if pop_file else "the contests' rated participants"
     out.print(f"rating {summary['rating']:.0f} over {summary['contests']} contests, "
               f"percentile {summary['percentile']:.1f}% (among {among})")
+
+
+def _population(path: Path) -> list[float]:
+    """A JSON list of ratings, or {rating: count} (the form of rllm's ratings_2024.json)."""
+    import json
+
+    from evalkit.errors import EvalkitError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return [float(r) for r, n in data.items() for _ in range(int(n))]
+        return [float(r) for r in data]
+    except (OSError, ValueError, TypeError):
+        raise EvalkitError(f"{path}: --population needs a JSON list of ratings or an object {{rating: count}}") from None
 
 
 def _load_id_map(path: Path) -> dict[str, str]:
