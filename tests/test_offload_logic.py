@@ -295,3 +295,20 @@ def test_exact_random_lands_on_the_ratio_when_samples_run_to_their_caps():
     for g in out.generations:
         assert g.total_tokens == 101 + 37
         assert abs(g.extra["big_tokens"] - policy_from_label(g.budget).ratio * 138) <= 1, (g.budget, g.extra)
+
+
+def test_parameter_counts_from_safetensors_headers_and_flags(tmp_path):
+    import json as _json
+    import struct
+
+    from evalkit.sim.params import count_params, parse_params
+
+    header = {"embed.weight": {"dtype": "F32", "shape": [10, 4], "data_offsets": [0, 160]},
+              "layer.weight": {"dtype": "F32", "shape": [4, 4], "data_offsets": [160, 224]}, "__metadata__": {"x": "y"}}
+    raw = _json.dumps(header).encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 224)
+    assert count_params(str(tmp_path)) == 56
+    assert count_params("not-a-model") is None
+    assert (parse_params("1.5B"), parse_params("135M"), parse_params("7e9")) == (1.5e9, 135e6, 7e9)
+    with pytest.raises(EvalkitError, match="1.5B"):
+        parse_params("lots")

@@ -198,7 +198,10 @@ def fetch_standings(contests: Iterable[str], out: Path, client: Client, populati
             raise EvalkitError(f"user.ratedList: Codeforces API refused ({e}); rerun `{hint}`") from None
         except _Unreachable as e:
             raise EvalkitError(f"user.ratedList: Codeforces API unreachable ({e}); rerun `{hint}` to resume") from None
-        pop.write_text(json.dumps([float(u["rating"]) for u in users if "rating" in u]), encoding="utf-8")
+        ratings = [float(u["rating"]) for u in users or [] if "rating" in u]
+        if not ratings:
+            raise EvalkitError(f"user.ratedList returned no rated users: rerun `{hint}` later, or pass --no-population")
+        pop.write_text(json.dumps(ratings), encoding="utf-8")
         written.append(pop)
         if progress:
             progress(f"rating distribution: {len(users)} active rated users -> {pop}")
