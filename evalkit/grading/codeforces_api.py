@@ -50,7 +50,7 @@ class Client:
     interval: float = MIN_INTERVAL
     retries: int = 4
     backoff: float = 2.0  # first retry waits this long (at least `interval`), then doubles
-    timeout: float = 30.0
+    timeout: float = 120.0  # a large contest's standings (40,000 rows) take a while to arrive
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     calls: int = 0
