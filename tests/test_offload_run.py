@@ -135,6 +135,11 @@ def test_resimulate_from_files_and_grade_with_the_sweep_command(tmp_path):
     assert after["none"]["profile"] == "cpu-pair" and after["none"]["pass1"] == before["none"]["pass1"]
     assert after["random-0.5"]["latency_pipe_s"] != before["random-0.5"]["latency_pipe_s"]
     assert "cpu-pair" in done.stdout
+    assert after["none"]["avg_params_b"] == "nan"  # fake models: no parameter count known
+    priced = evalkit("offload-sim", "--from-run", str(s.run_dir), "--small-params", "1.5B", "--big-params", "32B")
+    assert priced.returncode == 0, priced.stderr
+    costed = {r["policy"]: r for r in rows(s.run_dir / "offload_summary.csv")}
+    assert (float(costed["none"]["avg_params_b"]), float(costed["big"]["avg_params_b"])) == (1.5, 32.0)
 
     bad = evalkit("offload-sim", "--from-run", str(s.run_dir), "--profile", "missing.json")
     assert bad.returncode == 2 and "unknown cost profile" in bad.stderr and len(bad.stderr.strip().splitlines()) <= 2
