@@ -10,12 +10,12 @@ Policies, each a label in `Generation.budget` (strategy "offload"):
   with probability p = R. Each token inherits its span's draw, so the expected share of big-model tokens is R
   whenever where a sequence stops does not depend on which model wrote it. Consecutive spans drawn for the same
   model go out as one request (same tokens, fewer calls).
-- `random-exact-R` (`--exact-ratio`): the same spans, but laid out as a running deficit instead of coin flips: the
-  big model writes runs so that, at every point of the sample, its token count stays within one span of R times the
-  tokens generated so far (the minority model's runs are `span` tokens, the other's span x R/(1-R) or its inverse),
-  and the pattern starts at a random offset so no stopping point favours either model. The measured share then
-  matches R to a span per sample instead of to a binomial spread (on the demo, asked 0.25 and 0.5 gave 26 % and
-  24 % with coin flips).
+- `random-exact-R` (`--exact-ratio`): a running deficit instead of coin flips: every `span` tokens form one cycle,
+  R x span written by the big model and the rest by the small one, so at every point of a sample the big model's
+  count stays within R(1-R) x span tokens of R times the tokens generated so far; the cycle starts at a random
+  offset per sample so no stopping point favours either model, and a sample that writes to its budgets lands on R
+  to a token. Coin flips spread binomially instead (on the demo, asked 0.25 and 0.5 gave 26 % and 24 %); short
+  samples want a short cycle (`--span 8`).
 - `step-R`: whole reasoning steps, the granularity of SpecReason and RSD: each step (text up to a blank line,
   "\n\n") goes to the big model with probability R. `step-exact-R` picks the big model for a step whenever its
   share so far is below R (a running deficit at step granularity).
@@ -216,12 +216,18 @@ class _Sequence:
             j += 1
         return ("big" if big else "small"), min((j + 1) * span, self.cap)
 
+    def _cycle(self) -> float:
+        """random-exact: tokens per big + small cycle: `span`, or longer where the minority model's share of a span
+        would be under two tokens (at ratio 0.1 a span of 8 holds 0.8 big tokens, which whole tokens cannot hold)."""
+        r = self.policy.ratio or 0.0
+        return max(float(self.ctx.span), 2.0 / min(r, 1.0 - r)) if 0.0 < r < 1.0 else float(self.ctx.span)
+
     def _exact_run(self) -> tuple[Role, int]:
-        """random-exact: the model for the next run and its length. Runs follow a cycle of one small and one big run
-        (`period` tokens; the minority model's run is one span); the sample's position in the cycle advances by
-        tokens / period from a per-sample random offset, and is big while below the ratio. Any window of n tokens
-        then holds ratio x n big ones to within one span, and exactly that on average over the offset, so an early
-        stop (EOS, `</think>`) favours neither model. Near the end of what the sample may still write (the rest of
+        """random-exact: the model for the next run and its length. Runs follow a cycle of one big and one small run
+        (`span` tokens together); the sample's position in the cycle advances by tokens / span from a per-sample
+        random offset, and is big while below the ratio. Any window of n tokens then holds ratio x n big ones to
+        within ratio x (1 - ratio) x span, and exactly that on average over the offset, so an early stop (EOS,
+        `</think>`) favours neither model. Near the end of what the sample may still write (the rest of
         this phase's cap, plus the solution budget while thinking) runs are trimmed to what each model is still
         owed, so a sample that writes to its caps lands on the ratio to a token."""
         r = self.policy.ratio or 0.0
@@ -232,7 +238,7 @@ class _Sequence:
         owed_small = max(0, left - owed_big)
         if r <= 0.0 or r >= 1.0:
             return ("big" if r >= 1.0 else "small"), max(1, left)
-        period = self.ctx.span / min(r, 1.0 - r)
+        period = self._cycle()
         x = self._phase % 1.0
         role: Role = "big" if x < r else "small"
         run = math.ceil(((r - x) if role == "big" else (1.0 - x)) * period)
@@ -292,7 +298,7 @@ class _Sequence:
         self.phase_ids.extend(ids)
         r = self.policy.ratio or 0.0
         if self.policy.kind == "random" and 0.0 < r < 1.0:
-            self._phase += len(ids) * min(r, 1.0 - r) / self.ctx.span  # tokens / period
+            self._phase += len(ids) / self._cycle()
         if res.finish == "eos" or not ids:
             # EOS ends the phase; so does an empty answer, which would otherwise be asked again forever.
             self._end_phase("eos" if res.finish == "eos" else res.finish)
