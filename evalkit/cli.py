@@ -69,6 +69,10 @@ def sweep(
     since: Optional[str] = typer.Option(None, "--since", help="livecodebench/codeforces: contests on or after YYYY-MM-DD."),
     until: Optional[str] = typer.Option(None, "--until", help="livecodebench/codeforces: contests on or before YYYY-MM-DD."),
     lcb_version: Optional[str] = typer.Option(None, "--lcb-version", help="livecodebench release: release_v1..release_v6, release_latest, v1..v6."),
+    codeforces_file: Optional[str] = typer.Option(None, "--codeforces-file", help="codeforces: which file under <data-dir>/codeforces/ "
+                                                  "(or a path), e.g. codeelo_examples_only.jsonl (the CodeElo set Elastic Reasoning uses)."),
+    codeforces_ids: Optional[str] = typer.Option(None, "--codeforces-ids", help="codeforces: JSON list of problem ids aligned with "
+                                                 "the file's rows (rllm's metadata_cf.json for the CodeElo set), so runs can be rated."),
     allow_unsandboxed: bool = allow_unsandboxed_option(),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout (nothing else there)."),
 ) -> None:
@@ -139,7 +143,8 @@ def sweep_spec(
         data_dir=data_dir,
         benchmark_options={
             "difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed,
-            **{k: v for k, v in (("since", since), ("until", until), ("lcb_version", lcb_version)) if v},
+            **{k: v for k, v in (("since", since), ("until", until), ("lcb_version", lcb_version),
+                                 ("cf_file", codeforces_file), ("cf_ids", codeforces_ids)) if v},
         },
         max_inflight=max_inflight,
         grade_timeout=grade_timeout,
@@ -407,6 +412,10 @@ _servecheck_cli.register(app)
 from evalkit.grading import rating_cli as _rating_cli  # noqa: E402  (`codeforces-rating`: light imports only)
 
 _rating_cli.register(app)
+
+from evalkit.grading import standings_cli as _standings_cli  # noqa: E402  (`codeforces-standings`: light imports)
+
+_standings_cli.register(app)
 
 
 def main() -> None:

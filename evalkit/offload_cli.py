@@ -26,8 +26,14 @@ def offload_sim(
     small_cost: Optional[str] = typer.Option(None, "--small-cost", help="Profile entry for the small model (splitreason-a6000: 1.5B)."),
     big_cost: Optional[str] = typer.Option(None, "--big-cost", help="Profile entry for the big model (splitreason-a6000: 32B)."),
     benchmarks: str = typer.Option("arith", "--benchmarks", "-b", help="Comma-separated benchmark names."),
-    policies: str = typer.Option("none,learned,random,big", "--policies", help="Offload policies: none, learned, random, big."),
-    ratios: str = typer.Option("0.1,0.25,0.5", "--ratios", help="Random policy: shares of big-model tokens asked for."),
+    policies: str = typer.Option("none,learned,random,big", "--policies", help="Offload policies: none, learned, random, "
+                                 "step (whole reasoning steps, split at blank lines), big."),
+    ratios: str = typer.Option("0.1,0.25,0.5", "--ratios", help="random and step policies: shares of big-model tokens asked for."),
+    exact_ratio: bool = typer.Option(False, "--exact-ratio", help="random and step: lay spans out by a running deficit so the "
+                                     "measured big-model share matches each ratio (labels random-exact-R, step-exact-R)."),
+    small_params: Optional[str] = typer.Option(None, "--small-params", help="Small model's parameters for the cost column "
+                                               "(e.g. 1.5B; default: counted from its safetensors)."),
+    big_params: Optional[str] = typer.Option(None, "--big-params", help="Big model's parameters for the cost column (e.g. 32B)."),
     span: int = typer.Option(32, "--span", help="Random policy: tokens per span drawn for the big model."),
     span_cap: int = typer.Option(512, "--span-cap", help="Learned policy: most tokens the big model writes per span."),
     open_tag: str = typer.Option("<bigmodel>", "--open-tag", help="Learned policy: the small model hands over after this."),
@@ -65,12 +71,13 @@ def offload_sim(
     Re-simulate: evalkit offload-sim --from-run results/NAME --profile my-profile.json
     """
     if from_run is not None:
-        _resimulate(from_run, profile, small_cost, big_cost, Path(out_root) if out_root else None)
+        _resimulate(from_run, profile, small_cost, big_cost, Path(out_root) if out_root else None, small_params, big_params)
         return
     from evalkit.cli_app import parse_prompts, slug, split_list
     from evalkit.config import EngineSpec, parse_budget
     from evalkit.offload_run import OffloadSpec, run_offload_sweep
     from evalkit.reasoning.offload import parse_policies
+    from evalkit.sim.params import parse_params
     from evalkit.types import Sampling
 
     bench_names = split_list(benchmarks)
@@ -83,13 +90,15 @@ def offload_sim(
     spec = OffloadSpec(
         name=name or f"offload_{slug(small)}_{slug(big)}_{'-'.join(bench_names) or 'none'}",
         engine=engine_spec(small, endpoint), big=engine_spec(big, big_endpoint or endpoint), benchmarks=bench_names,
-        policies=tuple(p.label for p in parse_policies(policies, ratios)),
+        policies=tuple(p.label for p in parse_policies(policies, ratios, exact_ratio)),
         thinking_budget=parse_budget(thinking_budget), solution_budget=parse_budget(solution_budget),
         span=span, span_cap=span_cap, open_tag=open_tag, close_tag=close_tag, samples=samples,
         sampling=Sampling(temperature=temperature, top_p=top_p), seed=seed, limit=limit, prompts=parse_prompts(prompt),
         data_dir=data_dir, benchmark_options={"difficulty": arith_difficulty, "count": arith_count, "seed": arith_seed},
         max_inflight=max_inflight, grade_timeout=grade_timeout, grade_workers=grade_workers, out_root=out_root or "results",
         profiles=tuple(profile) or ("splitreason-a6000",), small_cost=small_cost, big_cost=big_cost,
+        small_params=parse_params(small_params, "--small-params") if small_params else None,
+        big_params=parse_params(big_params, "--big-params") if big_params else None,
     )
     result = run_offload_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
     print_offload_summary(result.run_dir / "offload_summary.csv", result.run_dir.name)
@@ -100,10 +109,12 @@ def offload_sim(
     )
 
 
-def _resimulate(run: Path, profiles: list[str], small_cost: str | None, big_cost: str | None, target: Path | None) -> None:
+def _resimulate(run: Path, profiles: list[str], small_cost: str | None, big_cost: str | None, target: Path | None,
+                small_params: str | None = None, big_params: str | None = None) -> None:
     from evalkit.offload_run import OffloadSpec
     from evalkit.offload_summary import OFFLOAD_SUMMARY, write_offload_outputs
     from evalkit.sim.profile import merge_profiles, pick_costs
+    from evalkit.sim.params import parse_params
     from evalkit.sim.profiles import load_profile
     from evalkit.store import RunStore
 
@@ -112,7 +123,9 @@ def _resimulate(run: Path, profiles: list[str], small_cost: str | None, big_cost
     refs = list(profiles) or list(spec.profiles)
     costs = pick_costs(merge_profiles([load_profile(p) for p in refs]), small_cost or (None if profiles else spec.small_cost),
                        big_cost or (None if profiles else spec.big_cost), spec.engine.model, spec.big.model)
-    rows, plots = write_offload_outputs(store, costs, target)
+    params = (parse_params(small_params, "--small-params") if small_params else spec.small_params,
+              parse_params(big_params, "--big-params") if big_params else spec.big_params)
+    rows, plots = write_offload_outputs(store, costs, target, params)
     if not rows:
         raise EvalkitError(f"{run} has no graded offload generations yet: run `evalkit grade {run}` or resume the run first")
     where = target or run
@@ -134,13 +147,19 @@ def print_offload_summary(path: Path, title: str) -> None:
     t = Table(title=f"{title} ({', '.join(benches)}, {r0['samples']} samples per policy): 95 % CI; latency simulated with "
                     f"{r0['profile']}, {r0['small_cost']} small / {r0['big_cost']} big; pipelined speedup vs big only, slowdown vs small only",
               box=box.SIMPLE_HEAD)
-    for col in ("policy", "pass@1 [CI]", "big%", "tok", "seq s", "pipe s", "vs big", "/small"):
+    # Under 120 columns the table keeps what fits 80; wider terminals add hand-offs per sample and the average
+    # parameters per generated token (R2R's cost). Everything is in offload_summary.csv.
+    wide = out.width >= 120
+    cols = ("policy", "pass@1 [CI]", "big%", *(("hand-offs", "B/tok") if wide else ()), "tok", "seq s", "pipe s",
+            "vs big", "/small")
+    for col in cols:
         t.add_column(col, justify="left" if col == "policy" else "right", no_wrap=True)
     for r in rows:
+        accounting = (f"{float(r.get('mean_handoffs') or 'nan'):.2f}", f"{float(r.get('avg_params_b') or 'nan'):.3g}")
         t.add_row(
             (f"{r['benchmark']}/" if len(benches) > 1 else "") + r["policy"],
             f"{100 * float(r['pass1']):.1f} [{100 * float(r['pass1_low']):.0f},{100 * float(r['pass1_high']):.0f}]",
-            f"{100 * float(r['offload_ratio']):.1f}", f"{float(r['mean_total_tokens']):.0f}",
+            f"{100 * float(r['offload_ratio']):.1f}", *(accounting if wide else ()), f"{float(r['mean_total_tokens']):.0f}",
             f"{float(r['latency_seq_s']):.3g}", f"{float(r['latency_pipe_s']):.3g}",
             f"{float(r['speedup_vs_big_pipe']):.2f}x", f"{float(r['slowdown_vs_small_pipe']):.2f}x",
         )

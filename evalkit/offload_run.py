@@ -65,6 +65,8 @@ class OffloadSpec:
     profiles: tuple[str, ...] = ("splitreason-a6000",)  # cost profiles for the summary (re-simulate any time)
     small_cost: str | None = None  # profile entry for the small model (default: the profile's own default)
     big_cost: str | None = None
+    small_params: float | None = None  # parameters of each model, for cost in R2R's unit (None: counted from files)
+    big_params: float | None = None
     strategy = STRATEGY  # a class constant, not a field: run.json keeps sweep-side readers on their defaults
 
     def __post_init__(self) -> None:
@@ -206,8 +208,13 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     from evalkit.sim.profile import merge_profiles, pick_costs
     from evalkit.sim.profiles import load_profile
 
+    from evalkit.sim.params import count_params
+
     console = console or Console(stderr=True)
     t0 = time.monotonic()
+    # Parameter counts from the models' safetensors headers (cheap, no engine), recorded in run.json for the summary.
+    spec = replace(spec, small_params=spec.small_params or count_params(spec.engine.model),
+                   big_params=spec.big_params or count_params(spec.big.model))
     # Cost profile first: a typo there should not cost an engine start.
     costs = pick_costs(merge_profiles([load_profile(p) for p in spec.profiles]), spec.small_cost, spec.big_cost,
                        spec.engine.model, spec.big.model)
@@ -270,7 +277,7 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
             if big is not None and big is not small:
                 big.close()
     n_rows, plots = finalize(store, console, by_key.values())
-    _, more = write_offload_outputs(store, costs)
+    _, more = write_offload_outputs(store, costs, params=(spec.small_params, spec.big_params))
     return OffloadRunResult(spec.run_dir, generated, graded, n_rows, plots + tuple(more),
                             time.monotonic() - t0, tokens, calls[0], timing)
 

@@ -5,6 +5,12 @@ alone. Reads files only (generations.jsonl, grades.jsonl), so any cost profile c
 Baselines are counterfactual and per sample: the same tokens (same segments, same contexts) written by the big
 model alone, or by the small model alone, on the same simulated deployment. Speedup = mean big-only latency /
 mean latency of the policy (a ratio of total time over the cell's samples), as SplitReason reports it.
+
+Accounting as the peers report it: hand-offs per sample (small -> big switches, SplitReason's offload count), the big
+model's share of generated tokens, and cost in R2R's unit: generated tokens x parameters of the model that wrote
+them (`cost_gparam_tokens`, in 1e9 parameter-tokens per sample) and its ratio to tokens, the average parameters per
+generated token (`avg_params_b`, billions; R2R's "average activated parameters"). Parameter counts come from
+`evalkit.sim.params`; NaN when unknown.
 """
 
 from __future__ import annotations
@@ -43,6 +49,11 @@ class OffloadRow:
     mean_small_tokens: float
     mean_big_tokens: float
     mean_switches: float
+    mean_handoffs: float  # small -> big switches per sample
+    small_params_b: float  # parameters of each model, billions (NaN: unknown)
+    big_params_b: float
+    cost_gparam_tokens: float  # mean per sample of sum(tokens x parameters of their model), 1e9 parameter-tokens
+    avg_params_b: float  # cost / generated tokens over the cell: average parameters per generated token, billions
     latency_seq_s: float  # mean simulated seconds per sample
     latency_pipe_s: float
     big_only_seq_s: float
@@ -62,11 +73,16 @@ def _key(row: dict[str, Any]) -> tuple[str, str, int, str, str]:
     return (row["benchmark"], row["problem_id"], int(row["sample"]), row["strategy"], row["budget"])
 
 
-def offload_rows(gens: Sequence[Generation], grades: dict[tuple, GradeRecord], costs: CostPair) -> list[OffloadRow]:
-    return offload_rows_from_json([g.to_json() for g in gens], grades, costs)
+Params = tuple[float | None, float | None]  # parameters of the small and the big model
 
 
-def offload_rows_from_json(rows: Iterable[dict[str, Any]], grades: dict[tuple, GradeRecord], costs: CostPair) -> list[OffloadRow]:
+def offload_rows(gens: Sequence[Generation], grades: dict[tuple, GradeRecord], costs: CostPair,
+                 params: Params = (None, None)) -> list[OffloadRow]:
+    return offload_rows_from_json([g.to_json() for g in gens], grades, costs, params)
+
+
+def offload_rows_from_json(rows: Iterable[dict[str, Any]], grades: dict[tuple, GradeRecord], costs: CostPair,
+                           params: Params = (None, None)) -> list[OffloadRow]:
     """The summary from generations.jsonl rows as parsed JSON (graded offload rows only)."""
     rows = [r for r in rows if r["strategy"] == STRATEGY and _key(r) in grades]
     if not rows:
@@ -80,6 +96,10 @@ def offload_rows_from_json(rows: Iterable[dict[str, Any]], grades: dict[tuple, G
     total = np.array([r["thinking_tokens"] + r["solution_tokens"] for r in rows], dtype=float)
     change = (table.sample[1:] == table.sample[:-1]) & (table.role[1:] != table.role[:-1])
     switches = np.bincount(table.sample[1:][change], minlength=n) if table.sample.size > 1 else np.zeros(n)
+    handoff = change & (table.role[1:] == BIG)
+    handoffs = np.bincount(table.sample[1:][handoff], minlength=n) if table.sample.size > 1 else np.zeros(n)
+    p_small, p_big = (np.nan if p is None else float(p) / 1e9 for p in params)
+    cost = (total - big) * p_small + big * p_big  # per sample, 1e9 parameter-tokens
     correct = np.array([grades[_key(r)].correct for r in rows], dtype=float)
     cells: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
@@ -101,7 +121,9 @@ def offload_rows_from_json(rows: Iterable[dict[str, Any]], grades: dict[tuple, G
             offload_ratio=float(b.sum() / t.sum()) if t.sum() else 0.0,
             offload_ratio_mean=float(np.mean(np.divide(b, t, out=np.zeros_like(b), where=t > 0))),
             mean_total_tokens=float(t.mean()), mean_small_tokens=float((t - b).mean()), mean_big_tokens=float(b.mean()),
-            mean_switches=float(switches[ix].mean()),
+            mean_switches=float(switches[ix].mean()), mean_handoffs=float(handoffs[ix].mean()),
+            small_params_b=p_small, big_params_b=p_big, cost_gparam_tokens=float(cost[ix].mean()),
+            avg_params_b=float(cost[ix].sum() / t.sum()) if t.sum() else float("nan"),
             latency_seq_s=lat_s, latency_pipe_s=lat_p, big_only_seq_s=b_s, big_only_pipe_s=b_p,
             small_only_seq_s=s_s, small_only_pipe_s=s_p,
             speedup_vs_big_seq=_ratio(b_s, lat_s), speedup_vs_big_pipe=_ratio(b_p, lat_p),
@@ -182,9 +204,14 @@ def plot_offload(rows: Sequence[OffloadRow], out_dir: Path, title: str) -> list[
     return written
 
 
-def write_offload_outputs(store: RunStore, costs: CostPair, out_dir: Path | None = None) -> tuple[list[OffloadRow], list[Path]]:
-    """Simulate every graded offload generation of a run and write offload_summary.csv and the plots."""
-    rows = offload_rows_from_json(read_generation_rows(store), store.grades(), costs)
+def write_offload_outputs(store: RunStore, costs: CostPair, out_dir: Path | None = None,
+                          params: Params | None = None) -> tuple[list[OffloadRow], list[Path]]:
+    """Simulate every graded offload generation of a run and write offload_summary.csv and the plots. Parameter
+    counts default to those the run recorded (run.json spec small_params / big_params)."""
+    if params is None:
+        spec = store.read_run().get("spec", {}) if store.path("run.json").exists() else {}
+        params = (spec.get("small_params"), spec.get("big_params"))
+    rows = offload_rows_from_json(read_generation_rows(store), store.grades(), costs, params)
     target = out_dir or store.root
     write_offload_summary(rows, target / OFFLOAD_SUMMARY)
     plots = plot_offload(rows, target / "plots", store.root.name) if rows else []

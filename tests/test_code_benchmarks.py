@@ -155,3 +155,23 @@ def test_sweep_grades_code_benchmarks_in_the_sandbox(fixture_data, tmp_path):
     assert any(g["correct"] for g in grades)
     for name in ("summary.csv", "plots/livecodebench_accuracy_vs_tokens.png", "plots/codeforces_accuracy_vs_tokens.png"):
         assert (tmp_path / "code" / name).exists(), name
+
+
+def test_codeelo_file_selected_and_ids_attached(data_dir, tmp_path):
+    # the CodeElo set Elastic Reasoning evaluates: rows carry no ids; rllm's metadata_cf.json list names them in order
+    problems, ident = load_problems("codeforces", str(data_dir), options={"cf_file": "codeelo_examples_only.jsonl"})
+    assert ident["path"].endswith("codeelo_examples_only.jsonl") and len(problems) == 408
+    first = problems[0]
+    assert first.id == "codeelo_0001" and first.metadata["schema"] == "codeelo"
+    assert first.metadata["time_limit"] == 1.0 and first.metadata["memory_limit"] == 256 << 20  # "1000 ms", "256 MB"
+    assert first.tests[0].input.startswith("10\n1 9") and "Read the inputs from stdin" in first.prompt
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps(["1971A", "1971B"] + [f"2000{chr(65 + k % 8)}{k}" for k in range(406)]))
+    named, _ = load_problems("codeforces", str(data_dir), limit=2, options={"cf_file": "codeelo_examples_only.jsonl",
+                                                                            "cf_ids": str(ids)})
+    assert [(p.id, p.metadata["contest_id"], p.metadata["index"]) for p in named] == [("1971_A", "1971", "A"), ("1971_B", "1971", "B")]
+    ids.write_text(json.dumps(["1971A"]))
+    with pytest.raises(EvalkitError, match="1 ids for 408 rows"):
+        load_problems("codeforces", str(data_dir), options={"cf_file": "codeelo_examples_only.jsonl", "cf_ids": str(ids)})
+    with pytest.raises(EvalkitError, match="--codeforces-file"):
+        load_problems("codeforces", str(data_dir), options={"cf_file": "nope.jsonl"})

@@ -60,7 +60,8 @@ def offload_run(demo_engine, tmp_path_factory):
     spec = OffloadSpec(
         name="demo-offload", engine=EngineSpec(model="smollm2-demo", max_model_len=2048),
         big=EngineSpec(model="smollm2-demo", max_model_len=2048), benchmarks=("arith",),
-        policies=("none", "random-0.5", "big"), thinking_budget=48, solution_budget=16, span=4,
+        policies=("none", "random-0.5", "big", "learned", "random-exact-0.25", "random-exact-0.5", "step-0.5"),
+        thinking_budget=48, solution_budget=16, span=4,
         sampling=Sampling(temperature=0.6, top_p=0.95), limit=12, benchmark_options={"count": 12},
         grade_workers=1, out_root=str(tmp_path_factory.mktemp("offload")),
     )
@@ -71,7 +72,7 @@ def offload_run(demo_engine, tmp_path_factory):
 def test_random_ratio_and_token_accounting_on_the_real_engine(offload_run):
     spec, result = offload_run
     gens = RunStore(spec.run_dir).generations()
-    assert len(gens) == 36 and result.generated == 36
+    assert len(gens) == 84 and result.generated == 84
     random_gens = [g for g in gens if g.budget == "random-0.5"]
     for g in gens:
         assert g.segments and sum(s.length for s in g.segments) == g.total_tokens
@@ -89,8 +90,29 @@ def test_random_ratio_and_token_accounting_on_the_real_engine(offload_run):
     assert abs(big / total - 0.5) <= 4 * se, (big / total, se, spans)
     assert sum(g.extra["switches"] for g in random_gens) > 10
     rows = {r["policy"]: r for r in read_offload_summary(spec.run_dir / "offload_summary.csv")}
-    assert set(rows) == {"none", "random-0.5", "big"}
+    assert set(rows) == set(spec.policies)
     assert float(rows["random-0.5"]["offload_ratio"]) == pytest.approx(big / total, abs=1e-5)
+
+
+def test_exact_ratio_step_handoffs_and_cost_on_the_real_engine(offload_run):
+    spec, _ = offload_run
+    gens = RunStore(spec.run_dir).generations()
+    rows = {r["policy"]: r for r in read_offload_summary(spec.run_dir / "offload_summary.csv")}
+    for label, asked in (("random-exact-0.25", 0.25), ("random-exact-0.5", 0.5)):
+        mine = [g for g in gens if g.budget == label]
+        share = sum(g.extra["big_tokens"] for g in mine) / sum(g.total_tokens for g in mine)
+        assert abs(share - asked) <= 0.01, (label, share)  # coin flips (random-R) miss by a few percent here
+        assert float(rows[label]["offload_ratio"]) == pytest.approx(share, abs=1e-5)
+    for g in (g for g in gens if g.budget == "step-0.5"):  # where steps fall is checked on the fake engine
+        assert sum(s.length for s in g.segments) == g.total_tokens
+    params = 134_515_008 / 1e9  # the demo model, counted from its safetensors header, in both roles
+    for label, r in rows.items():
+        mine = [g for g in gens if g.budget == label]
+        assert float(r["mean_handoffs"]) == pytest.approx(sum(g.extra["handoffs"] for g in mine) / len(mine), rel=1e-4)
+        assert float(r["small_params_b"]) == float(r["big_params_b"]) == pytest.approx(params, rel=1e-5)
+        assert float(r["avg_params_b"]) == pytest.approx(params, rel=1e-5)  # same model: cost per token is its size
+        assert float(r["cost_gparam_tokens"]) == pytest.approx(params * float(r["mean_total_tokens"]), rel=1e-4)
+    assert float(rows["none"]["mean_handoffs"]) == 0 and float(rows["random-exact-0.5"]["mean_handoffs"]) > 1
 
 
 def test_calibrate_the_demo_engine_and_simulate_the_run_with_it(demo_engine, offload_run, tmp_path):

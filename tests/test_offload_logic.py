@@ -206,3 +206,110 @@ def test_prompt_too_long_for_the_solution_budget():
     small = FakeEngine(scripted("a"), max_model_len=30)
     with pytest.raises(EvalkitError, match="max-model-len"):
         run_offload(small, small, items(small, [Policy("none")], n=1), ctx())
+
+
+def test_new_policy_labels_round_trip():
+    pols = parse_policies("learned,random,step", "0.25,0.5", exact=True)
+    assert [p.label for p in pols] == ["learned", "random-exact-0.25", "random-exact-0.5", "step-exact-0.25", "step-exact-0.5"]
+    for p in [*pols, *parse_policies("random,step", "0.1")]:
+        assert policy_from_label(p.label) == p
+    assert Policy("step", 0.3).asked_ratio == 0.3
+
+
+def steady(letter: str):
+    """Like `scripted`, but the answer's length (10..39) is the problem's, whoever writes which part of it: where a
+    sample stops does not depend on which model wrote it, the assumption behind any asked ratio."""
+
+    def respond(prompt: str) -> str:
+        g = _generated(prompt)
+        if "</think>" in g:
+            answer = g.split("</think>", 1)[1]
+            return letter * max(0, 10 + _think_len(prompt) % 30 - len(answer))
+        return letter * max(0, _think_len(prompt) - len(g)) + "</think>"
+
+    return respond
+
+
+def test_exact_random_hits_the_asked_ratio_within_one_percent():
+    # Coin flips per span (random-R) spread around R; the running deficit (random-exact-R) keeps every sample within
+    # R(1-R) x one cycle of R x its tokens, so over a policy the share lands within 1 % of R.
+    small, big = FakeEngine(steady("a")), FakeEngine(steady("B"))
+    pols = [Policy("random", r, exact=True) for r in (0.1, 0.25, 0.5, 0.75)]
+    out = run_offload(small, big, items(small, pols, n=40, samples=2), ctx(span=8))
+    by: dict[str, list] = {}
+    for g in out.generations:
+        check_segments(g)
+        by.setdefault(g.budget, []).append(g)
+        # within one span of R x tokens in every sample
+        r = policy_from_label(g.budget).ratio
+        cycle = max(8, 2 / min(r, 1 - r))
+        assert abs(g.extra["big_tokens"] - r * g.total_tokens) <= r * (1 - r) * cycle + 1, (g.budget, g.extra, g.total_tokens)
+    for pol in pols:
+        gens = by[pol.label]
+        share = sum(g.extra["big_tokens"] for g in gens) / sum(g.total_tokens for g in gens)
+        assert abs(share - pol.ratio) <= 0.01, (pol.label, share)
+        assert all(g.extra["handoffs"] >= 1 for g in gens if g.total_tokens > 2 * max(8, 2 / min(pol.ratio, 1 - pol.ratio)))
+
+
+def stepper(letter: str):
+    """Writes steps of 9 letters and a blank line (11 characters each) until 7 steps, then closes thinking."""
+
+    def respond(prompt: str) -> str:
+        g = _generated(prompt)
+        if "</think>" in g:
+            return letter * 5 + " \\boxed{7}"
+        steps = g.count("\n\n")
+        if steps >= 7:
+            return "</think>"
+        return letter * 9 + "\n\n"
+
+    return respond
+
+
+def test_step_policy_offloads_whole_steps():
+    small, big = FakeEngine(stepper("a")), FakeEngine(stepper("B"))
+    pols = [Policy("step", 0.5), Policy("step", 0.3, exact=True)]
+    out = run_offload(small, big, items(small, pols, n=30), ctx())
+    for g in out.generations:
+        check_segments(g)
+        steps = g.thinking_text.split("\n\n")[:-1]
+        assert len(steps) == 7 and all(set(s) in ({"a"}, {"B"}) for s in steps)  # never a step split between models
+        for s in g.segments:  # every switch inside thinking falls on a step boundary
+            if s.start < g.thinking_tokens:
+                assert s.start % 11 == 0, (s, g.thinking_text)
+    coin = [g for g in out.generations if g.budget == "step-0.5"]
+    assert {g.extra["big_tokens"] > 0 for g in coin} == {True, False} or len({g.extra["big_tokens"] for g in coin}) > 1
+    exact = [g for g in out.generations if g.budget == "step-exact-0.3"]
+    for g in exact:  # deficit per step: the big share stays within one step (+ the answer) of 0.3
+        assert abs(g.extra["big_tokens"] - 0.3 * g.total_tokens) <= 11 + 16, g.extra
+    assert all(g.extra["handoffs"] >= 1 for g in exact)
+
+
+def test_exact_random_lands_on_the_ratio_when_samples_run_to_their_caps():
+    # a model that never stops by itself: thinking is cut at its budget, the solution runs to its budget
+    def endless(letter):
+        return lambda prompt: letter * 1000
+
+    small, big = FakeEngine(endless("a")), FakeEngine(endless("B"))
+    pols = [Policy("random", r, exact=True) for r in (0.1, 0.25, 0.5, 0.9)]
+    out = run_offload(small, big, items(small, pols, n=5), ctx(thinking_budget=101, solution_budget=37, span=8))
+    for g in out.generations:
+        assert g.total_tokens == 101 + 37
+        assert abs(g.extra["big_tokens"] - policy_from_label(g.budget).ratio * 138) <= 1, (g.budget, g.extra)
+
+
+def test_parameter_counts_from_safetensors_headers_and_flags(tmp_path):
+    import json as _json
+    import struct
+
+    from evalkit.sim.params import count_params, parse_params
+
+    header = {"embed.weight": {"dtype": "F32", "shape": [10, 4], "data_offsets": [0, 160]},
+              "layer.weight": {"dtype": "F32", "shape": [4, 4], "data_offsets": [160, 224]}, "__metadata__": {"x": "y"}}
+    raw = _json.dumps(header).encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 224)
+    assert count_params(str(tmp_path)) == 56
+    assert count_params("not-a-model") is None
+    assert (parse_params("1.5B"), parse_params("135M"), parse_params("7e9")) == (1.5e9, 135e6, 7e9)
+    with pytest.raises(EvalkitError, match="1.5B"):
+        parse_params("lots")

@@ -135,6 +135,11 @@ def test_resimulate_from_files_and_grade_with_the_sweep_command(tmp_path):
     assert after["none"]["profile"] == "cpu-pair" and after["none"]["pass1"] == before["none"]["pass1"]
     assert after["random-0.5"]["latency_pipe_s"] != before["random-0.5"]["latency_pipe_s"]
     assert "cpu-pair" in done.stdout
+    assert after["none"]["avg_params_b"] == "nan"  # fake models: no parameter count known
+    priced = evalkit("offload-sim", "--from-run", str(s.run_dir), "--small-params", "1.5B", "--big-params", "32B")
+    assert priced.returncode == 0, priced.stderr
+    costed = {r["policy"]: r for r in rows(s.run_dir / "offload_summary.csv")}
+    assert (float(costed["none"]["avg_params_b"]), float(costed["big"]["avg_params_b"])) == (1.5, 32.0)
 
     bad = evalkit("offload-sim", "--from-run", str(s.run_dir), "--profile", "missing.json")
     assert bad.returncode == 2 and "unknown cost profile" in bad.stderr and len(bad.stderr.strip().splitlines()) <= 2
@@ -177,3 +182,48 @@ def test_different_tokenizers_on_disk_are_refused_before_any_weights_load(tmp_pa
     tok.save_pretrained(tmp_path / "other")
     with pytest.raises(EvalkitError, match="different tokenizers"):
         precheck_tokenizers("smollm2-demo", str(tmp_path / "other"))
+
+
+def test_learned_random_step_write_handoffs_and_cost_in_r2r_units(tmp_path):
+    # Steps of 7 letters and a blank line; the small model tags every second step for the big model.
+    def stepper(letter, correct, tags):
+        def respond(prompt: str) -> str:
+            head, g = prompt.split(MARK, 1)
+            if "</think>" in g:
+                statement = next(s for s in GOLD if s in head)
+                return f"{letter * 3} \\boxed{{{GOLD[statement] if correct else '100000'}}}"
+            out = ""
+            while len(g + out) < 60:
+                cur = g + out
+                if cur.endswith("<bigmodel>"):
+                    out += letter * 7 + "</bigmodel>"
+                elif cur.endswith("</bigmodel>"):
+                    out += "\n\n"
+                elif tags and cur.count("\n\n") % 2 == 1:
+                    out += "<bigmodel>"
+                else:
+                    out += letter * 7 + "\n\n"
+            return out + "</think>"
+        return respond
+
+    s = spec(tmp_path, policies=("learned", "random-exact-0.25", "step-0.5", "none", "big"), small_params=1.5e9,
+             big_params=32e9, thinking_budget=80)
+    run_offload_sweep(s, engines=(FakeEngine(stepper("a", False, True)), FakeEngine(stepper("B", True, False), name="fake-big")))
+    off = {r["policy"]: r for r in rows(s.run_dir / "offload_summary.csv")}
+    assert set(off) == {"learned", "random-exact-0.25", "step-0.5", "none", "big"}
+    gens = RunStore(s.run_dir).generations()
+    for label, r in off.items():
+        mine = [g for g in gens if g.budget == label]
+        tokens = sum(g.total_tokens for g in mine)
+        big = sum(g.extra["big_tokens"] for g in mine)
+        # hand-offs: small -> big switches per sample, as each generation counted them
+        assert float(r["mean_handoffs"]) == pytest.approx(sum(g.extra["handoffs"] for g in mine) / len(mine), rel=1e-4)
+        # R2R's unit: tokens x parameters of the model that wrote them (1e9 parameter-tokens per sample)
+        assert float(r["cost_gparam_tokens"]) == pytest.approx(((tokens - big) * 1.5 + big * 32) / len(mine), rel=1e-4)
+        assert float(r["avg_params_b"]) == pytest.approx(((tokens - big) * 1.5 + big * 32) / tokens, rel=1e-4)
+        assert (float(r["small_params_b"]), float(r["big_params_b"])) == (1.5, 32.0)
+    assert float(off["none"]["mean_handoffs"]) == 0 and float(off["big"]["mean_handoffs"]) == 0
+    assert float(off["learned"]["mean_handoffs"]) >= 1 and float(off["step-0.5"]["mean_handoffs"]) > 0
+    assert float(off["none"]["avg_params_b"]) == 1.5 and float(off["big"]["avg_params_b"]) == 32.0
+    run = json.loads((s.run_dir / "run.json").read_text())
+    assert run["spec"]["small_params"] == 1.5e9  # re-simulation reads them back

@@ -12,16 +12,26 @@ Two row schemas map to the same Problem:
 
 Each problem's own time limit is the CPU-time limit per test and its memory limit bounds the address space (plus a
 fixed interpreter allowance). `--since/--until` select by contest start date where rows carry one.
-Ratings over contests (CodeElo) come from `evalkit.grading.codeforces_rating` with standings the user provides.
+
+A third schema is the CodeElo problem set as Elastic Reasoning evaluates it (rllm `codeforces.json`: 408 problems
+from Codeforces contests 1971..2036, 2024; local file codeforces/codeelo_examples_only.jsonl, chosen with
+`--codeforces-file codeelo_examples_only.jsonl`): `problem` (statement with "Time Limit: N ms") and `tests` as a list
+of {input, output} from the statement examples only. Its rows carry no problem ids; rllm keeps them in a separate
+list aligned with the rows (scripts/deepcoder/benchmark/codeforces/metadata_cf.json, "1971A", ...), which
+`--codeforces-ids FILE` reads so problems get ids "1971_A" and can be rated. Without it they are "codeelo_0001"...
+Ratings over contests (CodeElo) come from `evalkit.grading.codeforces_rating` with standings from
+`evalkit codeforces-standings`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from pathlib import Path
 from typing import Any
 
-from evalkit.benchmarks.base import Benchmark, HubSource
+from evalkit.benchmarks.base import Benchmark, HubSource, _hub_rows, _sha256, local_file, read_jsonl
 from evalkit.benchmarks.livecodebench import FORMAT_STDIN, SYSTEM_PROMPT, _date
 from evalkit.errors import EvalkitError
 from evalkit.types import Problem, TestCase
@@ -36,12 +46,27 @@ def _prompt(statement: str, file_mode: bool) -> str:
 
 
 def _limits_from_text(text: str) -> tuple[float | None, int | None]:
-    tl = re.search(r"Time Limit:\s*([\d.]+)\s*second", text)
+    tl = re.search(r"Time Limit:\s*([\d.]+)\s*(second|ms)", text, re.I)
     ml = re.search(r"Memory Limit:\s*(\d+)\s*(Bytes|megabytes|MB)", text, re.I)
     mem = None
     if ml:
         mem = int(ml.group(1)) * (1 if ml.group(2).lower() == "bytes" else 1 << 20)
-    return (float(tl.group(1)) if tl else None), mem
+    seconds = float(tl.group(1)) / (1000 if tl.group(2).lower() == "ms" else 1) if tl else None
+    return seconds, mem
+
+
+def _codeelo(row: dict[str, Any], index: int) -> Problem:
+    tl, mem = _limits_from_text(str(row["problem"]))
+    cf_id = row.get("cf_id")
+    m = re.fullmatch(r"(\d+)([A-Z]\d*)", str(cf_id or ""))
+    pid = f"{m.group(1)}_{m.group(2)}" if m else f"codeelo_{int(row.get('row', index)) + 1:04d}"
+    return Problem(
+        id=pid, benchmark="codeforces", kind="code", prompt=_prompt(str(row["problem"]), False),
+        tests=tuple(TestCase(str(t["input"]), str(t["output"])) for t in row["tests"]),
+        metadata={"title": cf_id or pid, "contest_id": m.group(1) if m else "", "index": m.group(2) if m else None,
+                  "time_limit": tl or 2.0, "memory_limit": mem or 256 << 20, "runner": "script", "input_mode": "stdio",
+                  "schema": "codeelo"},
+    )
 
 
 def _codecontests(row: dict[str, Any]) -> Problem:
@@ -91,7 +116,56 @@ def to_problem(row: dict[str, Any], index: int) -> Problem:
         return _open_r1(row)
     if "problem" in row and isinstance(row.get("tests"), dict):
         return _codecontests(row)
+    if "problem" in row and isinstance(row.get("tests"), list):
+        return _codeelo(row, index)
     raise KeyError("neither a CodeContests row (problem, tests) nor an open-r1/codeforces row (description, official_tests)")
+
+
+def read_local(data_dir: Path, options: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The default file, or --codeforces-file (a name under <data-dir>/codeforces/ or a path)."""
+    name = options.get("cf_file")
+    if name:
+        path = Path(name).expanduser()
+        if not path.is_file():
+            path = data_dir / "codeforces" / name
+        if not path.is_file():
+            raise EvalkitError(f"codeforces: no file {name} (looked under {data_dir / 'codeforces'}): pass "
+                               "--codeforces-file codecontests_test_codeforces.jsonl or codeelo_examples_only.jsonl, or a path")
+    else:
+        path = local_file(BENCHMARK, data_dir)
+        if path is None:
+            raise EvalkitError(f"codeforces: no {' or '.join(BENCHMARK.local_files)} under {data_dir}: "
+                               "point --data-dir at a folder holding it")
+    rows = read_jsonl(path)
+    return _with_ids(rows, options), {"source": "local", "path": str(path), "sha256": _sha256(path)}
+
+
+def read_hub(options: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    if options.get("cf_file") and Path(options["cf_file"]).expanduser().is_file():
+        path = Path(options["cf_file"]).expanduser()
+        return _with_ids(read_jsonl(path), options), {"source": "local", "path": str(path), "sha256": _sha256(path)}
+    hub = BENCHMARK.hub
+    assert hub is not None
+    return _hub_rows(BENCHMARK), {"source": "hub", "repo": hub.repo, "revision": hub.revision}
+
+
+def _with_ids(rows: list[dict[str, Any]], options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Number the rows (ids stay stable under --limit) and attach --codeforces-ids, a JSON list aligned with them."""
+    rows = [{**r, "row": k} for k, r in enumerate(rows)]
+    if not options.get("cf_ids"):
+        return rows
+    path = Path(options["cf_ids"]).expanduser()
+    try:
+        ids = json.loads(path.read_text(encoding="utf-8"))
+        assert isinstance(ids, list)
+    except (OSError, ValueError, AssertionError):
+        raise EvalkitError(f"--codeforces-ids {path}: needs a JSON list of problem ids such as [\"1971A\", ...]") from None
+    if len(ids) != len(rows):
+        raise EvalkitError(f"--codeforces-ids {path} has {len(ids)} ids for {len(rows)} rows: use the id list made for that file")
+    bad = next((i for i in ids if not re.fullmatch(r"\d+[A-Z]\d*", str(i))), None)
+    if bad is not None:
+        raise EvalkitError(f"--codeforces-ids {path}: {bad!r} is not a Codeforces problem id like 1971A or 1972D1")
+    return [{**r, "cf_id": str(i)} for r, i in zip(rows, ids)]
 
 
 def select(rows: list[dict[str, Any]], options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -124,6 +198,8 @@ BENCHMARK = Benchmark(
     to_problem=to_problem,
     default_prompt="{problem}",
     system_prompt=SYSTEM_PROMPT,
-    options={"since": None, "until": None},
+    options={"since": None, "until": None, "cf_file": None, "cf_ids": None},
+    read_local=read_local,
+    read_hub=read_hub,
     select=select,
 )

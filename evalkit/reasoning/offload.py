@@ -10,6 +10,18 @@ Policies, each a label in `Generation.budget` (strategy "offload"):
   with probability p = R. Each token inherits its span's draw, so the expected share of big-model tokens is R
   whenever where a sequence stops does not depend on which model wrote it. Consecutive spans drawn for the same
   model go out as one request (same tokens, fewer calls).
+- `random-exact-R` (`--exact-ratio`): a running deficit instead of coin flips: every `span` tokens form one cycle,
+  R x span written by the big model and the rest by the small one, so at every point of a sample the big model's
+  count stays within R(1-R) x span tokens of R times the tokens generated so far; the cycle starts at a random
+  offset per sample so no stopping point favours either model, and a sample that writes to its budgets lands on R
+  to a token. Coin flips spread binomially instead (on the demo, asked 0.25 and 0.5 gave 26 % and 24 %); short
+  samples want a short cycle (`--span 8`).
+- `step-R`: whole reasoning steps, the granularity of SpecReason and RSD: each step (text up to a blank line,
+  "\n\n") goes to the big model with probability R. `step-exact-R` picks the big model for a step whenever its
+  share so far is below R (a running deficit at step granularity).
+
+Hand-offs (small -> big switches) and the big model's share of generated tokens are recorded per sample; cost in
+R2R's unit (generated tokens x parameters of the model that wrote them) is computed in `evalkit.offload_summary`.
 
 Both models must share a tokenizer (checked up front), so a switch hands over token ids, never re-tokenised text.
 
@@ -26,7 +38,9 @@ at a time to whichever model holds the sequence; the runner runs thousands of th
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,40 +49,46 @@ from evalkit.errors import EvalkitError
 from evalkit.reasoning.jobs import Job, derive_seed
 from evalkit.types import Finish, GenRequest, GenResult, Generation, Sampling, Segment
 
-PolicyKind = Literal["none", "big", "learned", "random"]
+PolicyKind = Literal["none", "big", "learned", "random", "step"]
 Role = Literal["small", "big"]
 STRATEGY = "offload"
+STEP_BREAK = "\n\n"  # a reasoning step ends at a blank line, as SpecReason and RSD split them
+RATIO_KINDS = ("random", "step")
 
 
 @dataclass(frozen=True)
 class Policy:
     kind: PolicyKind
-    ratio: float | None = None  # random: the asked share of big-model tokens
+    ratio: float | None = None  # random, step: the asked share of big-model tokens
+    exact: bool = False  # random, step: a running deficit instead of independent draws
 
     @property
     def label(self) -> str:
-        return f"random-{self.ratio:g}" if self.kind == "random" else self.kind
+        if self.kind in RATIO_KINDS:
+            return f"{self.kind}{'-exact' if self.exact else ''}-{self.ratio:g}"
+        return self.kind
 
     @property
     def asked_ratio(self) -> float | None:
-        return {"none": 0.0, "big": 1.0, "learned": None, "random": self.ratio}[self.kind]
+        return {"none": 0.0, "big": 1.0, "learned": None}.get(self.kind, self.ratio)
 
 
-def parse_policies(policies: str, ratios: str) -> tuple[Policy, ...]:
-    """'none,learned,random,big' and '0.1,0.25' -> Policy objects; random expands to one policy per ratio."""
+def parse_policies(policies: str, ratios: str, exact: bool = False) -> tuple[Policy, ...]:
+    """'none,learned,random,step,big' and '0.1,0.25' -> Policy objects; random and step expand to one policy per
+    ratio, with the running-deficit layout when `exact`."""
     out: list[Policy] = []
     names = [p.strip() for p in policies.split(",") if p.strip()]
     if not names:
-        raise EvalkitError("--policies is empty: use a comma-separated list of none, learned, random, big")
+        raise EvalkitError("--policies is empty: use a comma-separated list of none, learned, random, step, big")
     for name in names:
-        if name not in ("none", "big", "learned", "random"):
-            raise EvalkitError(f"unknown offload policy {name!r}: use none, learned, random or big")
-        if name != "random":
+        if name not in ("none", "big", "learned", "random", "step"):
+            raise EvalkitError(f"unknown offload policy {name!r}: use none, learned, random, step or big")
+        if name not in RATIO_KINDS:
             out.append(Policy(name))  # type: ignore[arg-type]
             continue
         values = [r.strip() for r in ratios.split(",") if r.strip()]
         if not values:
-            raise EvalkitError("the random policy needs --ratios, e.g. --ratios 0.1,0.25,0.5")
+            raise EvalkitError(f"the {name} policy needs --ratios, e.g. --ratios 0.1,0.25,0.5")
         for v in values:
             try:
                 r = float(v)
@@ -76,14 +96,15 @@ def parse_policies(policies: str, ratios: str) -> tuple[Policy, ...]:
                 raise EvalkitError(f"--ratios value {v!r} is not a number: use shares of big-model tokens like 0.25") from None
             if not 0.0 <= r <= 1.0:
                 raise EvalkitError(f"--ratios value {v} must be between 0 and 1 (a share of big-model tokens)")
-            out.append(Policy("random", r))
+            out.append(Policy(name, r, exact))  # type: ignore[arg-type]
     unique = list(dict.fromkeys(out))
     return tuple(unique)
 
 
 def policy_from_label(label: str) -> Policy:
-    if label.startswith("random-"):
-        return Policy("random", float(label[len("random-"):]))
+    m = re.fullmatch(r"(random|step)(-exact)?-([0-9.]+(?:e-?\d+)?)", label)
+    if m:
+        return Policy(m.group(1), float(m.group(3)), bool(m.group(2)))  # type: ignore[arg-type]
     if label in ("none", "big", "learned"):
         return Policy(label)  # type: ignore[arg-type]
     raise EvalkitError(f"{label!r} is not an offload policy label: this is not an offload run")
@@ -140,6 +161,9 @@ class _Sequence:
         self.solution_finish: Finish = "length"
         self.calls = 0
         self.done = False
+        # random-exact: where in its small/big pattern this sample starts (uniform, so no stopping point is favoured)
+        offset_rng = random.Random(derive_seed(ctx.seed, *job.group, policy.label, "offset"))
+        self._phase = offset_rng.random()  # random-exact: position in the small/big cycle, advanced per token
         room = max_len - len(self.prompt) - ctx.solution_budget - len(self.close_ids)
         if room < 0:
             raise EvalkitError(
@@ -154,6 +178,7 @@ class _Sequence:
         self.role: Role = "big" if self.policy.kind == "big" else "small"
         self._draws: list[bool] = []
         self._rng = random.Random(derive_seed(self.ctx.seed, *self.job.group, self.policy.label, phase, "spans"))
+        self._step_open = False  # step: whether a step is under way (its model chosen)
         if cap <= 0:
             self._end_phase("length")
 
@@ -191,15 +216,65 @@ class _Sequence:
             j += 1
         return ("big" if big else "small"), min((j + 1) * span, self.cap)
 
+    def _cycle(self) -> float:
+        """random-exact: tokens per big + small cycle: `span`, or longer where the minority model's share of a span
+        would be under two tokens (at ratio 0.1 a span of 8 holds 0.8 big tokens, which whole tokens cannot hold)."""
+        r = self.policy.ratio or 0.0
+        return max(float(self.ctx.span), 2.0 / min(r, 1.0 - r)) if 0.0 < r < 1.0 else float(self.ctx.span)
+
+    def _exact_run(self) -> tuple[Role, int]:
+        """random-exact: the model for the next run and its length. Runs follow a cycle of one big and one small run
+        (`span` tokens together); the sample's position in the cycle advances by tokens / span from a per-sample
+        random offset, and is big while below the ratio. Any window of n tokens then holds ratio x n big ones to
+        within ratio x (1 - ratio) x span, and exactly that on average over the offset, so an early stop (EOS,
+        `</think>`) favours neither model. Near the end of what the sample may still write (the rest of
+        this phase's cap, plus the solution budget while thinking) runs are trimmed to what each model is still
+        owed, so a sample that writes to its caps lands on the ratio to a token."""
+        r = self.policy.ratio or 0.0
+        done = len(self.thinking) + len(self.solution)
+        big = sum(s.length for s in self.segments if s.model == "big")
+        left = (self.cap - len(self.phase_ids)) + (self.ctx.solution_budget if self.phase == "thinking" else 0)
+        owed_big = max(0, round(r * (done + left) - big))
+        owed_small = max(0, left - owed_big)
+        if r <= 0.0 or r >= 1.0:
+            return ("big" if r >= 1.0 else "small"), max(1, left)
+        period = self._cycle()
+        x = self._phase % 1.0
+        role: Role = "big" if x < r else "small"
+        run = math.ceil(((r - x) if role == "big" else (1.0 - x)) * period)
+        run = min(run, owed_big if role == "big" else owed_small)
+        if run <= 0:  # this model has written its share of the sample's maximum: the other takes the rest
+            role = "small" if role == "big" else "big"
+            run = owed_small if role == "small" else owed_big
+        return role, max(1, run)
+
+    def _step_role(self) -> Role:
+        """step: the model for the step about to start."""
+        r = self.policy.ratio or 0.0
+        if self.policy.exact:
+            done = len(self.thinking) + len(self.solution)
+            big = sum(s.length for s in self.segments if s.model == "big")
+            if done == 0:
+                return "big" if self._rng.random() < r else "small"
+            return "big" if big < r * done else "small"
+        return "big" if self._rng.random() < r else "small"
+
     # one step -------------------------------------------------------------------------------------------
     def request(self) -> tuple[Role, GenRequest]:
         pos = len(self.phase_ids)
         remaining = self.cap - pos
         stop_ids, stop_strings = _phase_stops_for(self.tok, self.phase == "thinking")
         kind = self.policy.kind
-        if kind == "random":
+        if kind == "random" and self.policy.exact:
+            self.role, run = self._exact_run()
+            max_tokens = min(run, remaining)
+        elif kind == "random":
             self.role, end = self._random_run(pos)
             max_tokens = end - pos
+        elif kind == "step":
+            if not self._step_open:
+                self.role, self._step_open = self._step_role(), True
+            max_tokens, stop_strings = remaining, stop_strings + (STEP_BREAK,)
         elif kind == "learned":
             if self.role == "small":
                 max_tokens, stop_strings = remaining, stop_strings + (self.ctx.open_tag,)
@@ -221,6 +296,9 @@ class _Sequence:
         start = len(self.thinking) + len(self.solution)
         self._add_segment(role, start, len(ids), len(req.prompt_ids))
         self.phase_ids.extend(ids)
+        r = self.policy.ratio or 0.0
+        if self.policy.kind == "random" and 0.0 < r < 1.0:
+            self._phase += len(ids) / self._cycle()
         if res.finish == "eos" or not ids:
             # EOS ends the phase; so does an empty answer, which would otherwise be asked again forever.
             self._end_phase("eos" if res.finish == "eos" else res.finish)
@@ -232,6 +310,8 @@ class _Sequence:
                 return
             if self.policy.kind == "learned" and hit in (self.ctx.open_tag, self.ctx.close_tag):
                 self.role = "big" if hit == self.ctx.open_tag else "small"
+            if self.policy.kind == "step" and hit == STEP_BREAK:
+                self._step_open = False  # the step is done: the next request chooses a model for the next one
         elif self.policy.kind == "learned" and self.role == "big":
             self.role = "small"  # the span cap cut the big model's span: the small model resumes
         # The phase budget may be used up by now; otherwise a random run ended and the next request re-plans.
@@ -251,6 +331,8 @@ class _Sequence:
         big = sum(s.length for s in self.segments if s.model == "big")
         total = len(self.thinking) + len(self.solution)
         switches = sum(1 for a, b in zip(self.segments, self.segments[1:]) if a.model != b.model)
+        # a hand-off is the small model passing the sequence to the big one (SplitReason's offload count)
+        handoffs = sum(1 for a, b in zip(self.segments, self.segments[1:]) if a.model == "small" and b.model == "big")
         label = self.policy.label
         return Generation(
             benchmark=self.job.problem.benchmark, problem_id=self.job.problem.id, sample=self.job.sample,
@@ -264,7 +346,7 @@ class _Sequence:
                 "prompt_tokens": len(self.prompt), "appended_tokens": len(self.appended),
                 "small_tokens": total - big, "big_tokens": big,
                 "offload_ratio": big / total if total else 0.0, "asked_ratio": self.policy.asked_ratio,
-                "switches": switches, "engine_calls": self.calls,
+                "switches": switches, "handoffs": handoffs, "engine_calls": self.calls,
             },
         )
 
