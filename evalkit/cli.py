@@ -112,7 +112,7 @@ def sweep_spec(
     gpu_memory_utilization: Optional[float], tensor_parallel_size: int, pipeline_parallel_size: int,
     data_parallel_size: int, max_inflight: Optional[int], grade_workers: Optional[int], grade_timeout: float,
     arith_difficulty: int, arith_count: int, arith_seed: int, since: Optional[str], until: Optional[str],
-    lcb_version: Optional[str],
+    lcb_version: Optional[str], codeforces_file: Optional[str] = None, codeforces_ids: Optional[str] = None,
 ) -> "SweepSpec":
     """The SweepSpec of `evalkit sweep`'s options (text as typed on the command line); `evalkit.sweep()` too."""
     from evalkit.config import EngineSpec, SweepSpec, parse_budget, parse_budget_list
