@@ -289,6 +289,10 @@ from evalkit.grading import rating_cli as _rating_cli  # noqa: E402  (`codeforce
 
 _rating_cli.register(app)
 
+from evalkit import view_cli as _view_cli  # noqa: E402  (`view`: light imports only)
+
+_view_cli.register(app)
+
 
 def main() -> None:
     try:
