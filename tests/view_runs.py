@@ -84,3 +84,38 @@ def plant_run(
 
 def read_rows(run: Path, name: str) -> list[dict]:
     return [json.loads(line) for line in (run / name).read_text().splitlines() if line.strip()]
+
+
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def browser_missing() -> str | None:
+    """Why a headless-chromium test cannot run here, or None. The system driver only: never downloaded."""
+    import os
+
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed: pip install -e '.[dev]'"
+    if not any(os.path.exists(p) for p in CHROMIUM):
+        return "chromium is not installed: apt-get install -y chromium chromium-driver"
+    if not os.path.exists(CHROMEDRIVER):
+        return "chromedriver is not installed: apt-get install -y chromium-driver"
+    return None
+
+
+def chrome(width: int = 1400, height: int = 1000):
+    """Headless chromium through the system chromedriver, with the browser console log kept."""
+    import os
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = next(p for p in CHROMIUM if os.path.exists(p))
+    # --no-sandbox: CI containers run as root, where chromium refuses its sandbox.
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
