@@ -67,7 +67,8 @@ def plant_run(
                         thinking = " ".join(words[:t]) if forced else " ".join(words) + " </think>"
                         ok = correct(b, i, s, st, str(t))
                         answer = str(i * 3 + 1) if ok else str(rng.randint(0, 999))
-                        sol = f"Therefore the count is {answer}. The answer is \\boxed{{{answer}}}."
+                        said = " ".join(rng.choice(WORDS) for _ in range(12))  # solutions differ, as real ones do
+                        sol = f"{said.capitalize()}. Therefore the count is {answer}. The answer is \\boxed{{{answer}}}."
                         g = Generation(b, f"{b}-{i:04d}", s, st, str(t), t, 64, min(length, t), len(sol) // 4, forced,
                                        "length" if forced else "stop", "eos", thinking, sol, rng.randint(0, 2**31),
                                        extra={"appended_tokens": 3 if forced else 0})

@@ -28,19 +28,16 @@ def utf16_len(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
-class Labels:
-    """A growing list of distinct strings; rows store the index."""
+class Labels(dict):
+    """Distinct values in first-seen order; `labels[value]` is its index (added on first sight). A dict, so a hit
+    costs one C lookup: this runs several times per sample."""
 
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._index: dict[Any, int] = {}
-
-    def __call__(self, value: Any) -> int:
-        i = self._index.get(value)
-        if i is None:
-            i = self._index[value] = len(self.items)
-            self.items.append(value)
+    def __missing__(self, value: Any) -> int:
+        i = self[value] = len(self)
         return i
+
+    def list(self) -> list[Any]:
+        return list(self.keys())
 
 
 @dataclass
@@ -92,76 +89,87 @@ def _natural(text: str) -> tuple:
 def build_view_data(run_dirs: list[Path]) -> ViewData:
     if not run_dirs:
         raise EvalkitError("no run given: pass one or more results/<name> folders")
-    bench, strategy, budget, status, finish, answer = Labels(), Labels(), Labels(), Labels(), Labels(), Labels()
-    texts = Labels()
+    lab = {k: Labels() for k in ("bench", "strategy", "budget", "status", "finish", "answer", "texts")}
     problems: dict[tuple[str, str], int] = {}
     prob_rows: list[dict[str, Any]] = []
-    cols: dict[str, list[Any]] = {k: [] for k in ROW_FIELDS}
+    rows: list[tuple] = []
     runs, notes = [], []
     for ri, run_dir in enumerate(run_dirs):
-        store = RunStore(run_dir)
-        info = store.read_run()
-        gens: dict[tuple, dict[str, Any]] = {}
-        for row in iter_jsonl(store.path(GENERATIONS)):
-            key = (row["benchmark"], row["problem_id"], row["sample"], row["strategy"], row["budget"])
-            gens.setdefault(key, row)  # first write wins, as in RunStore.generations
-        grades = {(g["benchmark"], g["problem_id"], g["sample"], g["strategy"], g["budget"]): g
-                  for g in iter_jsonl(store.path(GRADES))}  # a regrade appends: the last verdict wins
+        info = RunStore(run_dir).read_run()
+        gens, grades = _read_rows(run_dir)
         if not gens:
             notes.append(f"{run_dir.name}: no generations yet")
         texts_of, more = load_problem_texts(run_dir, info, {k[0] for k in gens})
         notes += more
         runs.append({"name": run_dir.name, "dir": str(run_dir)})
-        # Longest thinking first within each problem x sample, so shorter budgets find it as their prefix.
-        order = sorted(gens, key=lambda k: (k[0], _natural(k[1]), k[2], k[3], label_order(k[4])))
-        passes: dict[tuple, list[int]] = defaultdict(list)
-        for key in sorted(gens, key=lambda k: -len(gens[k]["thinking_text"])):
-            g = gens[key]
-            group = passes[(key[0], key[1], key[2])]
-            text = g["thinking_text"]
-            hit = next((t for t in group if texts.items[t].startswith(text)), None)
-            if hit is None:
-                hit = texts(text)
-                group.append(hit)
-            g["_think"] = hit
-        for key in order:
-            g, rec = gens[key], grades.get(key)
-            pk = (key[0], str(key[1]))
+        for pk in dict.fromkeys((k[0], k[1]) for k in gens):
             if pk not in problems:
                 problems[pk] = len(prob_rows)
-                prob_rows.append({"bench": bench(key[0]), "id": str(key[1]), "row": texts_of.get(pk)})
+                prob_rows.append({"bench": lab["bench"][pk[0]], "id": pk[1], "row": texts_of.get(pk)})
             elif prob_rows[problems[pk]]["row"] is None:
                 prob_rows[problems[pk]]["row"] = texts_of.get(pk)
-            cols["run"].append(ri)
-            cols["prob"].append(problems[pk])
-            cols["sample"].append(key[2])
-            cols["strategy"].append(strategy(key[3]))
-            cols["budget"].append(budget(key[4]))
-            cols["status"].append(status(rec["status"] if rec else UNGRADED))
-            cols["correct"].append(1 if rec and rec["correct"] else 0)
-            cols["forced"].append(1 if g.get("forced") else 0)
-            cols["tt"].append(g.get("thinking_tokens", 0))
-            cols["st"].append(g.get("solution_tokens", 0))
-            cols["tfin"].append(finish(g.get("thinking_finish")))
-            cols["sfin"].append(finish(g.get("solution_finish")))
-            cols["answer"].append(answer(rec.get("extracted")) if rec else answer(None))
-            cols["think"].append(g["_think"])
-            cols["thinkLen"].append(utf16_len(g["thinking_text"]))
-            cols["appended"].append(1 if (g.get("extra") or {}).get("appended_tokens") else 0)
-            cols["sol"].append(texts(g.get("solution_text") or ""))
-            cols["detail"].append(texts(rec["detail"]) if rec and rec.get("detail") else -1)
-    budgets = sorted(range(len(budget.items)), key=lambda i: label_order(budget.items[i]))
+        rows += _run_rows(ri, gens, grades, problems, lab)
+    cols = dict(zip(ROW_FIELDS, map(list, zip(*rows)))) if rows else {k: [] for k in ROW_FIELDS}
+    budgets = lab["budget"].list()
+    status = lab["status"]
     data = {
         "runs": runs,
-        "labels": {"bench": bench.items, "strategy": strategy.items, "budget": budget.items, "status": status.items,
-                   "finish": finish.items, "answer": answer.items},
-        "budgetOrder": budgets,
+        "labels": {k: lab[k].list() for k in ("bench", "strategy", "budget", "status", "finish", "answer")},
+        "budgetOrder": sorted(range(len(budgets)), key=lambda i: label_order(budgets[i])),
         "problems": _problem_columns(prob_rows),
         "rows": cols,
-        "flips": flips(cols, len(runs), status.items.index(UNGRADED) if UNGRADED in status.items else -1),
+        "flips": flips(cols, len(runs), status[UNGRADED] if UNGRADED in status else -1),
         "notes": notes,
     }
-    return ViewData(data, texts.items, notes)
+    return ViewData(data, lab["texts"].list(), notes)
+
+
+def _read_rows(run_dir: Path) -> tuple[dict[tuple, dict[str, Any]], dict[tuple, dict[str, Any]]]:
+    """generations and grades by row key, in display order: benchmark, problem (natural: 2 before 10), sample,
+    strategy, budget (by tokens)."""
+    gens: dict[tuple, dict[str, Any]] = {}
+    for row in iter_jsonl(run_dir / GENERATIONS):
+        key = (row["benchmark"], str(row["problem_id"]), row["sample"], row["strategy"], row["budget"])
+        if key not in gens:  # first write wins, as in RunStore.generations
+            gens[key] = row
+    grades = {(g["benchmark"], str(g["problem_id"]), g["sample"], g["strategy"], g["budget"]): g
+              for g in iter_jsonl(run_dir / GRADES)}  # a regrade appends: the last verdict wins
+    natural = {pid: _natural(pid) for pid in {k[1] for k in gens}}
+    order = {b: label_order(b) for b in {k[4] for k in gens}}
+    keys = sorted(gens, key=lambda k: (k[0], natural[k[1]], k[2], k[3], order[k[4]]))
+    return {k: gens[k] for k in keys}, grades
+
+
+def _run_rows(ri: int, gens: dict[tuple, dict[str, Any]], grades: dict[tuple, dict[str, Any]],
+              problems: dict[tuple[str, str], int], lab: dict[str, Labels]) -> list[tuple]:
+    """One tuple per sample, fields in ROW_FIELDS order."""
+    texts = lab["texts"]
+    # Each thinking text is stored once per problem x sample: the longest first, then every shorter one that is
+    # its prefix points into it (budgets cut one shared pass); anything else is stored on its own.
+    think: dict[tuple, int] = {}
+    passes: dict[tuple, list[str]] = defaultdict(list)
+    for key in sorted(gens, key=lambda k: -len(gens[k]["thinking_text"])):
+        text = gens[key]["thinking_text"]
+        group = passes[key[:3]]
+        hit = next((t for t in group if t.startswith(text)), None)
+        if hit is None:
+            group.append(text)
+            hit = text
+        think[key] = texts[hit]
+    strategy, budget, status, finish, answer = lab["strategy"], lab["budget"], lab["status"], lab["finish"], lab["answer"]
+    out = []
+    for key, g in gens.items():
+        rec = grades.get(key)
+        out.append((
+            ri, problems[key[0], key[1]], key[2], strategy[key[3]], budget[key[4]],
+            status[rec["status"] if rec else UNGRADED], 1 if rec and rec["correct"] else 0, 1 if g.get("forced") else 0,
+            g.get("thinking_tokens", 0), g.get("solution_tokens", 0),
+            finish[g.get("thinking_finish")], finish[g.get("solution_finish")],
+            answer[rec.get("extracted") if rec else None], think[key], utf16_len(g["thinking_text"]),
+            1 if (g.get("extra") or {}).get("appended_tokens") else 0,
+            texts[g.get("solution_text") or ""], texts[rec["detail"]] if rec and rec.get("detail") else -1,
+        ))
+    return out
 
 
 def _problem_columns(prob_rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
