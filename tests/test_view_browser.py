@@ -8,6 +8,7 @@ Skipped (with the reason) where chromium, chromedriver or selenium is missing; E
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -65,9 +66,6 @@ def test_filters_change_the_visible_count(page):
     assert _count(driver) == 80
     box = driver.find_element("id", "q")
     box.send_keys("problem 7 of")  # problem text, not the id
-    driver.implicitly_wait(0)
-    import time
-
     deadline = time.time() + 5
     while _count(driver) != 8 and time.time() < deadline:  # the search box waits 150 ms after typing
         time.sleep(0.05)
@@ -94,6 +92,9 @@ def test_sample_opens_with_thinking_and_forced_mark(page):
     assert gold == str(int(problem.split("-")[1]) * 3 + 1)
     assert driver.find_element("id", "d-extracted").text
     assert "lattice points" in driver.find_element("id", "d-problem").text
+    driver.find_element("tag name", "body").send_keys("j")  # the next listed sample opens
+    rows = driver.find_elements("css selector", "#list .row")
+    assert "sel" in rows[1].get_attribute("class") and "sel" not in rows[0].get_attribute("class")
     _select(driver, "f-forced", "")
     errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert errors == []
