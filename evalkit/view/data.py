@@ -76,7 +76,7 @@ def load_problem_texts(run_dir: Path, run_info: dict[str, Any], benchmarks: set[
             continue
         for p in probs:
             out[(p.benchmark, p.id)] = {"prompt": p.prompt, "gold": p.answer, "kind": p.kind,
-                                        "tests_source": p.metadata.get("source") if p.kind == "code" else None}
+                                        "tests_source": f"{len(p.tests)} tests" if p.kind == "code" else None}
     return out, notes
 
 
