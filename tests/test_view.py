@@ -131,3 +131,13 @@ def test_problems_file_written_by_another_shape_is_read(tmp_path):
                                            "tests_sha256": "ab" * 32, "tests_source": "lcb release_v5", "metadata": {}}])
     p = build_view_data([run]).data["problems"]
     assert p["text"] == ["Write it."] and p["tests"] == ["lcb release_v5"] and p["gold"] == [None]
+
+
+def test_max_chars_caps_every_text_and_keeps_full_lengths(tmp_path):
+    run = plant_run(tmp_path, "r", problems=2, samples=1, budgets=(16, 256), finalize_run=False)
+    full = build_view_data([run]).data
+    view = build_view_data([run], max_chars=30)
+    rows, texts = view.data["rows"], view.texts
+    assert max(len(t) for t in texts) <= 30 + len("\n[... cut here by evalkit view --max-chars]")
+    assert rows["thinkLen"] == full["rows"]["thinkLen"]  # the page says how much was cut
+    assert any(texts[rows["think"][i]] != "" and len(texts[rows["think"][i]]) < rows["thinkLen"][i] for i in range(len(rows["run"])))

@@ -117,3 +117,13 @@ def test_screenshot(page, tmp_path):
     driver, _ = page
     driver.find_element("css selector", "#list .row").click()
     assert driver.save_screenshot(os.environ.get("EVALKIT_VIEW_SCREENSHOT", str(tmp_path / "view.png")))
+
+
+def test_cut_texts_say_so(page, tmp_path):
+    driver, _ = page
+    run = plant_run(tmp_path, "cut", problems=1, samples=1, budgets=(256,), finalize_run=False)
+    driver.get(write_view([run], tmp_path / "cut.html", max_chars=20).as_uri())
+    driver.find_element("css selector", "#list .row").click()
+    assert "more characters cut by evalkit view --max-chars" in driver.find_element("id", "detail-thinking").text
+    assert "cut here by evalkit view --max-chars" in driver.find_element("id", "d-solution").text
+    assert [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []

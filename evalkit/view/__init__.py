@@ -14,9 +14,10 @@ from evalkit.view.data import build_view_data
 from evalkit.view.page import render_page
 
 
-def write_view(run_dirs: list[Path], output: Path) -> Path:
-    """Write the page for `run_dirs` to `output` (atomically: a reader never sees half a page)."""
-    view = build_view_data(run_dirs)
+def write_view(run_dirs: list[Path], output: Path, max_chars: int | None = None) -> Path:
+    """Write the page for `run_dirs` to `output` (atomically: a reader never sees half a page). `max_chars`: keep
+    at most that many characters of each thinking, solution and grader detail."""
+    view = build_view_data(run_dirs, max_chars)
     text = render_page(view, run_dirs)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")

@@ -20,6 +20,7 @@ from evalkit.errors import EvalkitError
 from evalkit.store import GENERATIONS, GRADES, RunStore, iter_jsonl
 
 PROBLEMS = "problems.jsonl"
+CUT_MARK = "\n[... cut here by evalkit view --max-chars]"
 UNGRADED = "ungraded"  # a generation with no verdict yet (grading was interrupted): shown, never counted as wrong
 
 
@@ -86,7 +87,9 @@ def _natural(text: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
 
 
-def build_view_data(run_dirs: list[Path]) -> ViewData:
+def build_view_data(run_dirs: list[Path], max_chars: int | None = None) -> ViewData:
+    """`max_chars`: keep at most this many characters of each text (thinking, solution, grader detail); the page
+    says how much was left out. None keeps everything."""
     if not run_dirs:
         raise EvalkitError("no run given: pass one or more results/<name> folders")
     lab = {k: Labels() for k in ("bench", "strategy", "budget", "status", "finish", "answer", "texts")}
@@ -108,7 +111,7 @@ def build_view_data(run_dirs: list[Path]) -> ViewData:
                 prob_rows.append({"bench": lab["bench"][pk[0]], "id": pk[1], "row": texts_of.get(pk)})
             elif prob_rows[problems[pk]]["row"] is None:
                 prob_rows[problems[pk]]["row"] = texts_of.get(pk)
-        rows += _run_rows(ri, gens, grades, problems, lab)
+        rows += _run_rows(ri, gens, grades, problems, lab, max_chars)
     cols = dict(zip(ROW_FIELDS, map(list, zip(*rows)))) if rows else {k: [] for k in ROW_FIELDS}
     budgets = lab["budget"].list()
     status = lab["status"]
@@ -141,9 +144,10 @@ def _read_rows(run_dir: Path) -> tuple[dict[tuple, dict[str, Any]], dict[tuple, 
 
 
 def _run_rows(ri: int, gens: dict[tuple, dict[str, Any]], grades: dict[tuple, dict[str, Any]],
-              problems: dict[tuple[str, str], int], lab: dict[str, Labels]) -> list[tuple]:
+              problems: dict[tuple[str, str], int], lab: dict[str, Labels], max_chars: int | None) -> list[tuple]:
     """One tuple per sample, fields in ROW_FIELDS order."""
     texts = lab["texts"]
+    cap = (lambda t: t) if max_chars is None else (lambda t: t if len(t) <= max_chars else t[:max_chars] + CUT_MARK)
     # Each thinking text is stored once per problem x sample: the longest first, then every shorter one that is
     # its prefix points into it (budgets cut one shared pass); anything else is stored on its own.
     think: dict[tuple, int] = {}
@@ -155,7 +159,7 @@ def _run_rows(ri: int, gens: dict[tuple, dict[str, Any]], grades: dict[tuple, di
         if hit is None:
             group.append(text)
             hit = text
-        think[key] = texts[hit]
+        think[key] = texts[hit if max_chars is None else hit[:max_chars]]  # the page notes a cut (thinkLen)
     strategy, budget, status, finish, answer = lab["strategy"], lab["budget"], lab["status"], lab["finish"], lab["answer"]
     out = []
     for key, g in gens.items():
@@ -167,7 +171,7 @@ def _run_rows(ri: int, gens: dict[tuple, dict[str, Any]], grades: dict[tuple, di
             finish[g.get("thinking_finish")], finish[g.get("solution_finish")],
             answer[rec.get("extracted") if rec else None], think[key], utf16_len(g["thinking_text"]),
             1 if (g.get("extra") or {}).get("appended_tokens") else 0,
-            texts[g.get("solution_text") or ""], texts[rec["detail"]] if rec and rec.get("detail") else -1,
+            texts[cap(g.get("solution_text") or "")], texts[cap(rec["detail"])] if rec and rec.get("detail") else -1,
         ))
     return out
 
