@@ -10,6 +10,7 @@ A run of 100,000 samples must become a page a browser opens in about a second, s
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,8 +83,6 @@ def load_problem_texts(run_dir: Path, run_info: dict[str, Any], benchmarks: set[
 
 
 def _natural(text: str) -> tuple:
-    import re
-
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
 
 
