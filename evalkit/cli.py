@@ -416,6 +416,9 @@ _rating_cli.register(app)
 from evalkit.grading import standings_cli as _standings_cli  # noqa: E402  (`codeforces-standings`: light imports)
 
 _standings_cli.register(app)
+from evalkit import view_cli as _view_cli  # noqa: E402  (`view`: light imports only)
+
+_view_cli.register(app)
 
 
 def main() -> None:
