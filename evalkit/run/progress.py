@@ -19,6 +19,9 @@ class RunProgress:
             TextColumn("[bold blue]{task.description:<8}"), BarColumn(bar_width=20), MofNCompleteColumn(),
             TextColumn("{task.fields[note]:>14}"), TextColumn("ETA"), TimeRemainingColumn(compact=True),
             console=console, transient=False, refresh_per_second=4,
+            # Leave sys.stdout/stderr alone: what the engine prints in this process (warnings, tqdm) must follow
+            # fds 1/2 into <run>/engine.log, not be routed around it to the terminal (run/enginelog.py).
+            redirect_stdout=False, redirect_stderr=False,
         )
         self.gen = self.bar.add_task(label, total=generate_total, note="")
         self.grade = self.bar.add_task("grade", total=0, note="")
