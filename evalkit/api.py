@@ -162,7 +162,10 @@ def sweep(**options: Any) -> Run:
     given = {k.replace("-", "_"): v for k, v in options.items()}
     values = {k: _as_flag_text(k, given[k], d) if k in given else d for k, d in known.items()}
     allow_unsandboxed = bool(values.pop("allow_unsandboxed"))
-    result = run_sweep(sweep_spec(**values), Console(stderr=True), allow_unsandboxed=allow_unsandboxed)
+    verbose = bool(values.pop("verbose"))
+    console = Console(stderr=True)
+    result = run_sweep(sweep_spec(**values), console, allow_unsandboxed=allow_unsandboxed,
+                       engine_log=None if verbose else (console,))
     return Run(result.run_dir)
 
 

@@ -192,7 +192,7 @@ def test_sweep_api_maps_python_values_onto_the_command_spec(tmp_path):
     given = {"budgets": [16, "1k"], "solution_budget": 32, "benchmarks": ["arith", "math500"], "out_root": tmp_path,
              "prompt": "Q: {problem}"}
     values = {k: _as_flag_text(k, given[k], d) if k in given else d for k, d in opts.items()}
-    values.pop("allow_unsandboxed")
+    values.pop("allow_unsandboxed"), values.pop("verbose")
     spec = sweep_spec(**values)
     assert spec.budgets == (16, 1024) and spec.solution_budget == 32 and spec.benchmarks == ("arith", "math500")
     assert spec.out_root == str(tmp_path) and spec.prompts == {"*": "Q: {problem}"}
