@@ -4,8 +4,11 @@ user's own engine, one sequence at a time, as the latency simulator assumes.
 Prompts are random token ids, fresh for every timed call, so prefix caching cannot hide a prefill:
 - prefill: time(P-token prompt, 1 new token) - time(short prompt, 1 new token), over P - short tokens;
 - decode: time(short prompt, D tokens) - time(short prompt, 1 token), over the tokens beyond the first;
-- slowdown: the same decode measurement after a C-token prompt that was prefilled (and cached) just before.
-Each figure is the median of `repeats` measurements. The engine's own overheads cancel in the differences.
+- slowdown: the same decode measurement after a C-token prompt that was prefilled (and cached) just before;
+- request overhead: what the short 1-token request costs beyond its prefill and one decode step, i.e. the fixed
+  cost the three differences above cancel, which every real request pays once (the simulator charges it per
+  segment; with short spans on a CPU it is a large share).
+Each figure is the median of `repeats` measurements.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from evalkit.sim.profile import CostProfile, ModelCost
 from evalkit.types import GenRequest, Sampling
 
 SHORT = 16
+_clock = time.perf_counter  # a module attribute so unit tests can drive calibration with a simulated engine's clock
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,9 @@ class _Timer:
 
     def run(self, prompt: tuple[int, ...], max_tokens: int) -> tuple[float, int]:
         req = GenRequest(prompt_ids=prompt, max_tokens=max_tokens, sampling=self.sampling, seed=self.rng.randrange(1 << 30))
-        t0 = time.perf_counter()
+        t0 = _clock()
         res = self.engine.generate([req])[0]
-        return time.perf_counter() - t0, len(res.token_ids)
+        return _clock() - t0, len(res.token_ids)
 
 
 def _per_token_decode(timer: _Timer, prompt: tuple[int, ...], decode: int, attempts: int = 4) -> float:
@@ -86,7 +90,7 @@ def calibrate(engine: Engine, plan: CalibrationPlan = CalibrationPlan(), seed: i
         )
     timer = _Timer(engine, seed)
     timer.run(timer.prompt(SHORT), 4)  # warm-up: first calls pay one-off compilation and allocation
-    prefill, decode0, decodec = [], [], []
+    prefill, decode0, decodec, overhead = [], [], [], []
     for r in range(plan.repeats):
         log(f"calibration round {r + 1}/{plan.repeats}")
         t_short, _ = timer.run(timer.prompt(SHORT), 1)
@@ -95,15 +99,17 @@ def calibrate(engine: Engine, plan: CalibrationPlan = CalibrationPlan(), seed: i
         short = timer.prompt(SHORT)
         timer.run(short, 1)
         decode0.append(_per_token_decode(timer, short, plan.decode_tokens))
+        overhead.append(max(0.0, t_short - SHORT / prefill[-1] - decode0[-1]))
         long = timer.prompt(plan.context_tokens)
         timer.run(long, 1)  # prefill once; the decode timings below then hit the prefix cache
         decodec.append(_per_token_decode(timer, long, plan.decode_tokens))
     p, d0, dc = statistics.median(prefill), statistics.median(decode0), statistics.median(decodec)
     slowdown = max(0.0, (dc / d0 - 1) / ((plan.context_tokens - SHORT) / 1000))
-    cost = ModelCost(prefill_tps=p, decode_tps=1 / d0, decode_slowdown_per_1k=slowdown)
+    cost = ModelCost(prefill_tps=p, decode_tps=1 / d0, decode_slowdown_per_1k=slowdown,
+                     request_overhead_s=statistics.median(overhead))
     measurements = {
         "plan": plan.__dict__, "prefill_tps": prefill, "decode_seconds_per_token_short": decode0,
-        "decode_seconds_per_token_at_context": decodec,
+        "decode_seconds_per_token_at_context": decodec, "request_overhead_s": overhead,
     }
     return cost, measurements
 

@@ -10,6 +10,10 @@ by the small or the big model when the sequence already held `context` tokens. T
   the background, so a segment costs max(decode by the active model, prefill by the idle one). Tokens evalkit
   inserts between segments (a forced `</think>`) are prefilled by both at once.
 
+Every segment is one request to its model, and each request also costs that model's fixed `request_overhead_s`
+(0 in SplitReason's simulator and the shipped profile; `evalkit calibrate` measures it): the active model's
+term in both deployments.
+
 Decoding a token at context c costs (1 + slowdown * c / 1000) / decode_tps; summed over a segment that is exact
 in closed form, so the cost of a segment does not depend on how it is chunked. Prefill is linear in tokens.
 Unlike SplitReason's simulator, which rounds offloaded tokens to 256-token chunks, every segment counts as is.
@@ -68,12 +72,13 @@ def simulate_sample(prompt_tokens: int, segments: Sequence[Segment], costs: Cost
     for s in segments:
         role = force or s.model
         role_index(role)
-        seq += prefill_seconds(cost[role], s.context - seen[role]) + decode_seconds(cost[role], s.context, s.length)
+        active = cost[role].request_overhead_s + decode_seconds(cost[role], s.context, s.length)
+        seq += prefill_seconds(cost[role], s.context - seen[role]) + active
         seen[role] = s.context + s.length
         gap = s.context - end
         if gap > 0:
             pipe += max(prefill_seconds(costs.small, gap), prefill_seconds(costs.big, gap))
-        pipe += max(decode_seconds(cost[role], s.context, s.length), prefill_seconds(cost[other[role]], s.length))
+        pipe += max(active, prefill_seconds(cost[other[role]], s.length))
         end = s.context + s.length
     return Latency(seq, pipe)
 
@@ -159,10 +164,11 @@ def simulate(table: SegmentTable, costs: CostPair, force: str | None = None) -> 
     prefill = np.array([costs.small.prefill_tps, costs.big.prefill_tps])
     decode = np.array([costs.small.decode_tps, costs.big.decode_tps])
     slow = np.array([costs.small.decode_slowdown_per_1k, costs.big.decode_slowdown_per_1k])
+    overhead = np.array([costs.small.request_overhead_s, costs.big.request_overhead_s])
     role = np.full(m, role_index(force), dtype=np.int8) if force else table.role
     ctx, length, sample = table.context, table.length, table.sample
     end = ctx + length
-    dec = _decode(decode[role], slow[role], ctx, length)
+    dec = overhead[role] + _decode(decode[role], slow[role], ctx, length)  # the active model's time
 
     # Sequential: the previous segment of the same role in the same sample says what that model has seen.
     order = np.lexsort((np.arange(m), role, sample))

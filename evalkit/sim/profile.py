@@ -25,6 +25,10 @@ class ModelCost:
     # Extra decode time per token, as a fraction of the base time, per 1,000 tokens of context: 0.1 means a
     # token at context 4,000 takes 1.4x as long as one at context 0. 0 = independent of context.
     decode_slowdown_per_1k: float = 0.0
+    # Fixed seconds each request costs beyond its prefill and decode (scheduling, the first step's setup, handing
+    # the result back), charged once per segment. Negligible on a GPU against thousands of tokens; on a CPU with
+    # short spans it is a large share of a segment. 0 = not measured (SplitReason's simulator has none).
+    request_overhead_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("prefill_tps", "decode_tps"):
@@ -34,6 +38,9 @@ class ModelCost:
         s = self.decode_slowdown_per_1k
         if not (isinstance(s, (int, float)) and math.isfinite(s) and s >= 0):
             raise EvalkitError(f"cost profile decode_slowdown_per_1k must be >= 0 (got {s!r})")
+        o = self.request_overhead_s
+        if not (isinstance(o, (int, float)) and math.isfinite(o) and o >= 0):
+            raise EvalkitError(f"cost profile request_overhead_s must be >= 0 seconds (got {o!r})")
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,8 @@ class CostProfile:
             if not isinstance(entry, dict) or "prefill_tps" not in entry or "decode_tps" not in entry:
                 raise EvalkitError(f"{origin}: model {key!r} needs prefill_tps and decode_tps (tokens/s)")
             models[str(key)] = ModelCost(
-                float(entry["prefill_tps"]), float(entry["decode_tps"]), float(entry.get("decode_slowdown_per_1k", 0.0))
+                float(entry["prefill_tps"]), float(entry["decode_tps"]), float(entry.get("decode_slowdown_per_1k", 0.0)),
+                float(entry.get("request_overhead_s", 0.0)),
             )
         return cls(
             name=str(row.get("name") or Path(origin).stem), models=models, hardware=str(row.get("hardware", "")),
