@@ -121,7 +121,7 @@ def main() -> None:
             profiles.append(str(target))
             print(f"calibrated {path.name}: prefill {cost.prefill_tps:,.0f} tok/s, decode {cost.decode_tps:.1f} tok/s, "
                   f"slowdown {cost.decode_slowdown_per_1k:.3f}/1k, request overhead "
-                  f"{1000 * cost.request_overhead_s:.0f} ms", flush=True)
+                  f"{1000 * cost.request_overhead_s:.0f} ms, prefix cache block {cost.prefix_block_tokens}", flush=True)
         timing = Timing({"small": engines[0], "big": engines[1]})
         log = timing.log
         spec = OffloadSpec(
@@ -145,23 +145,23 @@ def main() -> None:
     costs = pick_costs(merge_profiles([load_profile(p) for p in profiles]), None, None, spec.engine.model, spec.big.model)
     seg_table = SegmentTable.from_rows(rows)
     seq, _ = simulate(seg_table, costs)
-    # The same profiles without the per-request overhead: the cost model as it was before it had one.
-    no_overhead = replace(costs, small=replace(costs.small, request_overhead_s=0.0), big=replace(costs.big, request_overhead_s=0.0))
-    seq0, _ = simulate(seg_table, no_overhead)
+    # The same profiles without request overhead and prefix cache blocks: the cost model before it had them.
+    plain = {"request_overhead_s": 0.0, "prefix_block_tokens": 1}
+    seq0, _ = simulate(seg_table, replace(costs, small=replace(costs.small, **plain), big=replace(costs.big, **plain)))
     table = []
     print(f"\n{'problem':<24} {'policy':<12} {'small':>5} {'big':>4} {'segs':>4} {'meas s':>7} {'sim s':>7} {'err':>7}"
-          f" {'no-ovh':>7}")
+          f" {'old':>7}")
     for r, m, s, s0 in zip(rows, measured, seq, seq0):
         e = r["extra"]
         table.append({"problem": r["problem_id"], "policy": r["budget"], "small_tokens": e["small_tokens"],
                       "big_tokens": e["big_tokens"], "segments": len(r["segments"]), "calls": e["engine_calls"],
                       "measured_s": m, "simulated_s": float(s), "rel_error": (s - m) / m,
-                      "rel_error_no_overhead": (s0 - m) / m})
+                      "rel_error_old_model": (s0 - m) / m})
         print(f"{r['problem_id'][:24]:<24} {r['budget']:<12} {e['small_tokens']:>5} {e['big_tokens']:>4} "
               f"{len(r['segments']):>4} {m:>7.2f} {s:>7.2f} {100 * (s - m) / m:>+6.1f}% {100 * (s0 - m) / m:>+6.1f}%")
     errs = [abs(t["rel_error"]) for t in table]
-    errs0 = [abs(t["rel_error_no_overhead"]) for t in table]
-    print(f"\n{len(table)} samples: median |error| {100 * statistics.median(errs):.1f} % (without the request overhead "
+    errs0 = [abs(t["rel_error_old_model"]) for t in table]
+    print(f"\n{len(table)} samples: median |error| {100 * statistics.median(errs):.1f} % (old cost model "
           f"{100 * statistics.median(errs0):.1f} %), mean signed error {100 * statistics.mean(t['rel_error'] for t in table):+.1f} %, "
           f"max |error| {100 * max(errs):.1f} % (run and profiles in {out})")
     if args.json:

@@ -89,7 +89,7 @@ def random_samples(n: int, seed: int = 0):
 @pytest.mark.parametrize("force", [None, "small", "big"])
 def test_vectorised_simulation_equals_the_plain_one(force):
     costs = pick_costs(
-        CostProfile("t", {"s": ModelCost(5000.0, 80.0, 0.05, 0.01), "b": ModelCost(900.0, 12.0, 0.2, 0.03)}), "s", "b"
+        CostProfile("t", {"s": ModelCost(5000.0, 80.0, 0.05, 0.01, 16), "b": ModelCost(900.0, 12.0, 0.2, 0.03, 128)}), "s", "b"
     )
     samples = random_samples(400)
     seq, pipe = simulate(SegmentTable.from_samples(samples), costs, force=force)
@@ -174,6 +174,7 @@ class ClockedEngine:
         self.tokenizer, self.max_model_len = self.inner.tokenizer, 100_000
         self.overhead, self.prefill_tps, self.decode_s = overhead, prefill_tps, decode_s
         self.now, self.cached = 0.0, set()
+        self.prefix_block_tokens = 128
 
     def clock(self) -> float:
         return self.now
@@ -201,7 +202,24 @@ def test_calibration_recovers_the_costs_so_a_simulated_request_costs_what_it_too
     # The first token comes out of the prefill, so the overhead the simulator charges is the fixed cost less
     # the one decode step it charges for that token.
     assert cost.request_overhead_s == pytest.approx(0.05 - 0.02) and len(meas["request_overhead_s"]) == 2
+    assert cost.prefix_block_tokens == 128  # read from the engine
     costs = pick_costs(CostProfile("c", {"m": cost}), "m", "m")
     for prompt, tokens in ((300, 40), (20, 1), (1000, 7)):
         seconds = simulate_sample(prompt, [Segment("small", 0, tokens, prompt)], costs).sequential
         assert seconds == pytest.approx(eng.cost(tuple(range(prompt)), tokens))
+
+
+def test_a_block_wise_prefix_cache_recomputes_from_the_last_full_block_on_a_switch_back():
+    small, big = ModelCost(1000.0, 10.0, prefix_block_tokens=128), ModelCost(100.0, 2.0, prefix_block_tokens=128)
+    costs = pick_costs(CostProfile("t", {"s": small, "b": big}), "s", "b")
+    segs = [Segment("small", 0, 50, 200), Segment("big", 50, 10, 250), Segment("small", 60, 40, 260),
+            Segment("big", 100, 5, 300)]
+    # small saw 250 tokens but cached only its first full block (128): it recomputes 260 - 128 = 132 tokens;
+    # big saw 260, cached 256 (two blocks of 128): it recomputes 300 - 256 = 44.
+    seq = (200 / 1000 + 50 / 10) + (250 / 100 + 10 / 2) + (132 / 1000 + 40 / 10) + (44 / 100 + 5 / 2)
+    assert simulate_sample(200, segs, costs).sequential == pytest.approx(seq)
+    assert simulate(SegmentTable.from_samples([(200, segs)]), costs)[0][0] == pytest.approx(seq)
+    exact = pick_costs(CostProfile("t", {"s": ModelCost(1000.0, 10.0), "b": ModelCost(100.0, 2.0)}), "s", "b")
+    assert simulate_sample(200, segs, exact).sequential == pytest.approx(seq - 122 / 1000 - 4 / 100)
+    with pytest.raises(EvalkitError, match="prefix_block_tokens"):
+        ModelCost(100.0, 5.0, prefix_block_tokens=0)

@@ -4,7 +4,10 @@ A sample is a prompt of P tokens followed by segments (role, start, length, cont
 by the small or the big model when the sequence already held `context` tokens. Two deployments are simulated:
 
 - sequential: one model runs at a time. A model prefills every token it has not seen yet (the prompt on its
-  first segment, then whatever the other model wrote since its last turn) before it decodes its segment.
+  first segment, then whatever the other model wrote since its last turn) before it decodes its segment. With
+  a block-wise prefix cache (`prefix_block_tokens` B > 1, as vLLM's) it recomputes from the end of the last full
+  block it cached instead: floor((min(seen, context) - 1) / B) * B tokens are reused (the last token a model
+  wrote has no cache entry yet, and a request always computes at least one token).
 - pipelined (SplitReason's simulator): both models hold the sequence on their own devices. Both prefill the
   prompt at once (the slower one sets the time); during each segment the idle model prefills the same tokens in
   the background, so a segment costs max(decode by the active model, prefill by the idle one). Tokens evalkit
@@ -53,6 +56,14 @@ def prefill_seconds(cost: ModelCost, tokens: float) -> float:
     return max(tokens, 0) / cost.prefill_tps
 
 
+def cached_tokens(cost: ModelCost, seen: int, context: int) -> int:
+    """Tokens of the sequence a model reuses from its prefix cache when it takes the sequence back."""
+    b = cost.prefix_block_tokens
+    if b <= 1:
+        return seen
+    return max(min(seen, context) - 1, 0) // b * b
+
+
 def role_index(name: str) -> int:
     try:
         return ROLES.index(name)
@@ -73,7 +84,7 @@ def simulate_sample(prompt_tokens: int, segments: Sequence[Segment], costs: Cost
         role = force or s.model
         role_index(role)
         active = cost[role].request_overhead_s + decode_seconds(cost[role], s.context, s.length)
-        seq += prefill_seconds(cost[role], s.context - seen[role]) + active
+        seq += prefill_seconds(cost[role], s.context - cached_tokens(cost[role], seen[role], s.context)) + active
         seen[role] = s.context + s.length
         gap = s.context - end
         if gap > 0:
@@ -165,6 +176,7 @@ def simulate(table: SegmentTable, costs: CostPair, force: str | None = None) -> 
     decode = np.array([costs.small.decode_tps, costs.big.decode_tps])
     slow = np.array([costs.small.decode_slowdown_per_1k, costs.big.decode_slowdown_per_1k])
     overhead = np.array([costs.small.request_overhead_s, costs.big.request_overhead_s])
+    block = np.array([costs.small.prefix_block_tokens, costs.big.prefix_block_tokens], dtype=np.int64)
     role = np.full(m, role_index(force), dtype=np.int8) if force else table.role
     ctx, length, sample = table.context, table.length, table.sample
     end = ctx + length
@@ -179,7 +191,9 @@ def simulate(table: SegmentTable, costs: CostPair, force: str | None = None) -> 
         seen_sorted[1:] = np.where(same, eo[:-1], 0)
     seen = np.empty(m, dtype=np.int64)
     seen[order] = seen_sorted
-    seq_seg = np.maximum(ctx - seen, 0) / prefill[role] + dec
+    b = block[role]
+    cached = np.where(b > 1, np.maximum(np.minimum(seen, ctx) - 1, 0) // b * b, seen)
+    seq_seg = np.maximum(ctx - cached, 0) / prefill[role] + dec
     seq = np.bincount(sample, weights=seq_seg, minlength=n)
     has = np.bincount(sample, minlength=n) > 0
     first_role = np.full(n, role_index(force) if force else SMALL, dtype=np.int8)

@@ -29,6 +29,10 @@ class ModelCost:
     # the result back), charged once per segment. Negligible on a GPU against thousands of tokens; on a CPU with
     # short spans it is a large share of a segment. 0 = not measured (SplitReason's simulator has none).
     request_overhead_s: float = 0.0
+    # The engine's prefix cache keeps whole blocks of this many tokens (vLLM: 16 on a GPU, 128 on a CPU), so a
+    # model taking the sequence back recomputes from the end of its last full block, not from the last token it
+    # saw. 1 = token-exact reuse (SplitReason's simulator).
+    prefix_block_tokens: int = 1
 
     def __post_init__(self) -> None:
         for name in ("prefill_tps", "decode_tps"):
@@ -41,6 +45,9 @@ class ModelCost:
         o = self.request_overhead_s
         if not (isinstance(o, (int, float)) and math.isfinite(o) and o >= 0):
             raise EvalkitError(f"cost profile request_overhead_s must be >= 0 seconds (got {o!r})")
+        b = self.prefix_block_tokens
+        if not (isinstance(b, int) and b >= 1):
+            raise EvalkitError(f"cost profile prefix_block_tokens must be a whole number >= 1 (got {b!r})")
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ class CostProfile:
                 raise EvalkitError(f"{origin}: model {key!r} needs prefill_tps and decode_tps (tokens/s)")
             models[str(key)] = ModelCost(
                 float(entry["prefill_tps"]), float(entry["decode_tps"]), float(entry.get("decode_slowdown_per_1k", 0.0)),
-                float(entry.get("request_overhead_s", 0.0)),
+                float(entry.get("request_overhead_s", 0.0)), int(entry.get("prefix_block_tokens", 1)),
             )
         return cls(
             name=str(row.get("name") or Path(origin).stem), models=models, hardware=str(row.get("hardware", "")),
