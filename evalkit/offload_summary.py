@@ -78,8 +78,10 @@ def offload_rows_from_json(rows: Iterable[dict[str, Any]], grades: dict[tuple, G
     small_seq, small_pipe = simulate(table, costs, force="small")
     big = np.bincount(table.sample, weights=table.length * (table.role == BIG), minlength=n)
     total = np.array([r["thinking_tokens"] + r["solution_tokens"] for r in rows], dtype=float)
-    change = (table.sample[1:] == table.sample[:-1]) & (table.role[1:] != table.role[:-1])
-    switches = np.bincount(table.sample[1:][change], minlength=n) if table.sample.size > 1 else np.zeros(n)
+    wrote = table.length > 0  # empty requests cost time but hand nothing over: not switches
+    samp, role = table.sample[wrote], table.role[wrote]
+    change = (samp[1:] == samp[:-1]) & (role[1:] != role[:-1])
+    switches = np.bincount(samp[1:][change], minlength=n) if samp.size > 1 else np.zeros(n)
     correct = np.array([grades[_key(r)].correct for r in rows], dtype=float)
     cells: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, r in enumerate(rows):

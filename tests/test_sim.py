@@ -223,3 +223,24 @@ def test_a_block_wise_prefix_cache_recomputes_from_the_last_full_block_on_a_swit
     assert simulate_sample(200, segs, exact).sequential == pytest.approx(seq - 122 / 1000 - 4 / 100)
     with pytest.raises(EvalkitError, match="prefix_block_tokens"):
         ModelCost(100.0, 5.0, prefix_block_tokens=0)
+
+
+def test_empty_requests_cost_their_prefill_and_overhead_but_are_no_switch():
+    from evalkit.offload_summary import offload_rows_from_json
+    from evalkit.types import Generation, GradeRecord
+
+    small, big = ModelCost(1000.0, 10.0, request_overhead_s=0.1), ModelCost(100.0, 2.0, request_overhead_s=0.5)
+    costs = pick_costs(CostProfile("t", {"s": small, "b": big}), "s", "b")
+    segs = (Segment("small", 0, 50, 200), Segment("small", 50, 40, 253))
+    # The big model was handed the sequence at 250 and ended at once; the small one went on after 3 inserted tokens.
+    g = Generation("b", "p", 0, "offload", "random-0.5", 50, 40, 50, 40, True, "length", "eos", "", "", 0, segs,
+                   {"prompt_tokens": 200, "empty_requests": [["big", 250]]})
+    seq = (200 / 1000 + 0.1 + 50 / 10) + (250 / 100 + 0.5) + (3 / 1000 + 0.1 + 40 / 10)
+    a, b = SegmentTable.from_generations([g]), SegmentTable.from_rows([g.to_json()])
+    for name in ("prompt", "sample", "role", "context", "length"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert list(b.length) == [50, 0, 40] and list(b.role) == [0, 1, 0]
+    assert simulate(b, costs)[0][0] == pytest.approx(seq)
+    grade = GradeRecord("b", "p", 0, "offload", "random-0.5", True, "ok", "7", "")
+    (row,) = offload_rows_from_json([g.to_json()], {g.key: grade}, costs)
+    assert row.mean_switches == 0 and row.latency_seq_s == pytest.approx(seq)

@@ -1,7 +1,9 @@
 """The latency cost model: simulated seconds per sample from its recorded segments and a cost pair.
 
 A sample is a prompt of P tokens followed by segments (role, start, length, context): `length` tokens generated
-by the small or the big model when the sequence already held `context` tokens. Two deployments are simulated:
+by the small or the big model when the sequence already held `context` tokens. Requests that wrote nothing
+(recorded apart, in `extra["empty_requests"]`) join as zero-length segments: they still prefill and pay the
+request overhead. Two deployments are simulated:
 
 - sequential: one model runs at a time. A model prefills every token it has not seen yet (the prompt on its
   first segment, then whatever the other model wrote since its last turn) before it decodes its segment. With
@@ -125,7 +127,7 @@ class SegmentTable:
 
     @classmethod
     def from_generations(cls, gens: Iterable[Generation]) -> "SegmentTable":
-        return cls.from_samples((prompt_tokens(g), g.segments) for g in gens)
+        return cls.from_samples((prompt_tokens(g), _with_empty(g.segments, g.extra)) for g in gens)
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, Any]]) -> "SegmentTable":
@@ -133,8 +135,9 @@ class SegmentTable:
         re-simulating large runs from files)."""
         rows = rows if isinstance(rows, list) else list(rows)
         prompt = np.fromiter((_row_prompt(r) for r in rows), dtype=np.int64, count=len(rows))
-        counts = np.fromiter((len(r.get("segments") or ()) for r in rows), dtype=np.int64, count=len(rows))
-        segs = [s for r in rows for s in (r.get("segments") or ())]
+        per_row = [_row_segments(r) for r in rows]
+        counts = np.fromiter(map(len, per_row), dtype=np.int64, count=len(rows))
+        segs = [s for ss in per_row for s in ss]
         m = len(segs)
         index = {name: i for i, name in enumerate(ROLES)}
         try:
@@ -148,6 +151,28 @@ class SegmentTable:
             np.fromiter(map(itemgetter("context"), segs), dtype=np.int64, count=m),
             np.fromiter(map(itemgetter("length"), segs), dtype=np.int64, count=m),
         )
+
+
+def _row_segments(row: dict[str, Any]) -> Sequence[dict[str, Any]]:
+    segs = row.get("segments") or ()
+    empty = (row.get("extra") or {}).get("empty_requests")
+    if not empty:
+        return segs
+    return _in_order([*segs, *({"model": m, "start": 0, "length": 0, "context": c} for m, c in empty)],
+                     lambda s: (s["context"], s["length"] > 0))
+
+
+def _with_empty(segments: Sequence[Segment], extra: dict[str, Any]) -> Sequence[Segment]:
+    empty = extra.get("empty_requests")
+    if not empty:
+        return segments
+    return _in_order([*segments, *(Segment(m, 0, 0, c) for m, c in empty)], lambda s: (s.context, s.length > 0))
+
+
+def _in_order(items: list, key: Any) -> list:
+    """Segments and empty requests in the order they were sent: by context, an empty request before a segment
+    that starts where it was sent (that segment's request came after it)."""
+    return sorted(items, key=key)
 
 
 def _row_prompt(row: dict[str, Any]) -> int:
