@@ -145,7 +145,7 @@ def main() -> None:
     costs = pick_costs(merge_profiles([load_profile(p) for p in profiles]), None, None, spec.engine.model, spec.big.model)
     seg_table = SegmentTable.from_rows(rows)
     seq, _ = simulate(seg_table, costs)
-    # The same profiles without request overhead and prefix cache blocks: the cost model before it had them.
+    # The same profiles without request overhead and prefix cache blocks (empty requests still counted).
     plain = {"request_overhead_s": 0.0, "prefix_block_tokens": 1}
     seq0, _ = simulate(seg_table, replace(costs, small=replace(costs.small, **plain), big=replace(costs.big, **plain)))
     table = []
