@@ -201,7 +201,8 @@ def calibrate_cmd(
     prof.save(target)
     out.print(
         f"[green]{model}[/]: prefill {cost.prefill_tps:,.0f} tok/s, decode {cost.decode_tps:,.1f} tok/s, "
-        f"decode slowdown {cost.decode_slowdown_per_1k:.3f} per 1k context -> {target}"
+        f"decode slowdown {cost.decode_slowdown_per_1k:.3f} per 1k context, {1000 * cost.request_overhead_s:.0f} ms "
+        f"per request -> {target}"
     )
 
 

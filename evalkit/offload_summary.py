@@ -94,10 +94,12 @@ def offload_rows_from_json(rows: Iterable[dict[str, Any]], grades: dict[tuple, G
     small_seq, small_pipe = simulate(table, costs, force="small")
     big = np.bincount(table.sample, weights=table.length * (table.role == BIG), minlength=n)
     total = np.array([r["thinking_tokens"] + r["solution_tokens"] for r in rows], dtype=float)
-    change = (table.sample[1:] == table.sample[:-1]) & (table.role[1:] != table.role[:-1])
-    switches = np.bincount(table.sample[1:][change], minlength=n) if table.sample.size > 1 else np.zeros(n)
-    handoff = change & (table.role[1:] == BIG)
-    handoffs = np.bincount(table.sample[1:][handoff], minlength=n) if table.sample.size > 1 else np.zeros(n)
+    wrote = table.length > 0  # empty requests cost time but hand nothing over: not switches
+    samp, role = table.sample[wrote], table.role[wrote]
+    change = (samp[1:] == samp[:-1]) & (role[1:] != role[:-1])
+    switches = np.bincount(samp[1:][change], minlength=n) if samp.size > 1 else np.zeros(n)
+    handoff = change & (role[1:] == BIG)
+    handoffs = np.bincount(samp[1:][handoff], minlength=n) if samp.size > 1 else np.zeros(n)
     p_small, p_big = (np.nan if p is None else float(p) / 1e9 for p in params)
     cost = (total - big) * p_small + big * p_big  # per sample, 1e9 parameter-tokens
     correct = np.array([grades[_key(r)].correct for r in rows], dtype=float)

@@ -120,6 +120,7 @@ def test_calibrate_the_demo_engine_and_simulate_the_run_with_it(demo_engine, off
     cost, measured = calibrate(demo_engine, CalibrationPlan(prompt_tokens=256, decode_tokens=16, context_tokens=512, repeats=1))
     assert cost.prefill_tps > cost.decode_tps > 0  # a prompt is processed in parallel, tokens one by one
     assert cost.decode_slowdown_per_1k >= 0 and measured["prefill_tps"]
+    assert cost.request_overhead_s >= 0 and cost.prefix_block_tokens == demo_engine.prefix_block_tokens > 1
     path = tmp_path / "demo.json"
     profile_for("smollm2-demo", cost, measured, demo_engine.identity()).save(path)
     prof = load_profile(str(path))

@@ -313,3 +313,21 @@ def test_parameter_counts_from_safetensors_headers_and_flags(tmp_path):
     assert (parse_params("1.5B"), parse_params("135M"), parse_params("7e9")) == (1.5e9, 135e6, 7e9)
     with pytest.raises(EvalkitError, match="1.5B"):
         parse_params("lots")
+
+
+def test_a_request_that_writes_nothing_is_no_segment_but_is_kept_for_the_simulator():
+    """The big model ends its answer at once (EOS): no tokens, so no segment, but the request prefilled the
+    hand-off context and is listed with its role and context."""
+
+    def silent_answer(prompt: str) -> str:
+        return "" if "</think>" in _generated(prompt) else "B" * 30
+
+    small, big = FakeEngine(scripted("a")), FakeEngine(silent_answer)
+    out = run_offload(small, big, items(small, [Policy("big"), Policy("none")], n=1), ctx(thinking_budget=12))
+    by = {g.budget: g for g in out.generations}
+    g = by["big"]
+    check_segments(g)
+    assert g.solution_tokens == 0 and g.solution_finish == "eos" and g.forced
+    assert g.extra["empty_requests"] == [["big", g.extra["prompt_tokens"] + 12 + len("</think>")]]
+    assert g.extra["engine_calls"] == 2 and len(g.segments) == 1
+    assert "empty_requests" not in by["none"].extra  # only listed when there is one

@@ -89,7 +89,7 @@ def random_samples(n: int, seed: int = 0):
 @pytest.mark.parametrize("force", [None, "small", "big"])
 def test_vectorised_simulation_equals_the_plain_one(force):
     costs = pick_costs(
-        CostProfile("t", {"s": ModelCost(5000.0, 80.0, 0.05), "b": ModelCost(900.0, 12.0, 0.2)}), "s", "b"
+        CostProfile("t", {"s": ModelCost(5000.0, 80.0, 0.05, 0.01, 16), "b": ModelCost(900.0, 12.0, 0.2, 0.03, 128)}), "s", "b"
     )
     samples = random_samples(400)
     seq, pipe = simulate(SegmentTable.from_samples(samples), costs, force=force)
@@ -136,3 +136,111 @@ def test_table_from_json_rows_equals_table_from_generations():
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     with pytest.raises(EvalkitError, match="not small or big"):
         SegmentTable.from_rows([{"segments": [{"model": "medium", "start": 0, "length": 1, "context": 1}]}])
+
+
+def test_request_overhead_is_charged_once_per_segment_in_both_deployments():
+    small, big = ModelCost(1000.0, 10.0, request_overhead_s=0.3), ModelCost(100.0, 2.0, request_overhead_s=0.7)
+    costs = pick_costs(CostProfile("t", {"s": small, "b": big}), "s", "b")
+    segs = [Segment("small", 0, 50, 200), Segment("big", 50, 10, 250), Segment("small", 60, 40, 260)]
+    got = simulate_sample(200, segs, costs)
+    seq = (200 / 1000 + 0.3 + 50 / 10) + (250 / 100 + 0.7 + 10 / 2) + (10 / 1000 + 0.3 + 40 / 10)
+    pipe = (max(200 / 1000, 200 / 100) + max(0.3 + 50 / 10, 50 / 100) + max(0.7 + 10 / 2, 10 / 1000)
+            + max(0.3 + 40 / 10, 40 / 100))
+    assert got.sequential == pytest.approx(seq) and got.pipelined == pytest.approx(pipe)
+    s, p = simulate(SegmentTable.from_samples([(200, segs)]), costs)
+    assert s[0] == pytest.approx(seq) and p[0] == pytest.approx(pipe)
+    # A sample with no segments sent no request: only its prompt's prefill.
+    assert simulate_sample(200, [], costs).sequential == pytest.approx(200 / 1000)
+
+
+def test_request_overhead_in_profiles_defaults_to_zero_and_must_not_be_negative(tmp_path):
+    path = tmp_path / "p.json"
+    CostProfile("p", {"m": ModelCost(100.0, 5.0, 0.0, 0.04)}).save(path)
+    assert load_profile(str(path)).models["m"].request_overhead_s == 0.04
+    path.write_text(json.dumps({"models": {"m": {"prefill_tps": 100, "decode_tps": 5}}}))  # written before it existed
+    assert load_profile(str(path)).models["m"].request_overhead_s == 0.0
+    with pytest.raises(EvalkitError, match="request_overhead_s"):
+        ModelCost(100.0, 5.0, request_overhead_s=-0.1)
+
+
+class ClockedEngine:
+    """A fake engine on a simulated clock with known costs and a prefix cache: a request costs `overhead` plus
+    the prefill of its uncached tokens (which yields the first token) plus one decode step per further token."""
+
+    def __init__(self, overhead: float, prefill_tps: float, decode_s: float) -> None:
+        from fakes import FakeEngine
+
+        self.inner = FakeEngine(lambda text: "y" * 10_000)
+        self.tokenizer, self.max_model_len = self.inner.tokenizer, 100_000
+        self.overhead, self.prefill_tps, self.decode_s = overhead, prefill_tps, decode_s
+        self.now, self.cached = 0.0, set()
+        self.prefix_block_tokens = 128
+
+    def clock(self) -> float:
+        return self.now
+
+    def cost(self, prompt: tuple, tokens: int) -> float:
+        new = 1 if prompt in self.cached else len(prompt)  # a cached prompt still computes its last token
+        return self.overhead + new / self.prefill_tps + (tokens - 1) * self.decode_s
+
+    def generate(self, requests):
+        out = self.inner.generate(requests)
+        for r, res in zip(requests, out):
+            self.now += self.cost(tuple(r.prompt_ids), len(res.token_ids))
+            self.cached.add(tuple(r.prompt_ids))
+        return out
+
+
+def test_calibration_recovers_the_costs_so_a_simulated_request_costs_what_it_took(monkeypatch):
+    from evalkit.sim import calibrate as cal
+
+    eng = ClockedEngine(overhead=0.05, prefill_tps=2000.0, decode_s=0.02)
+    monkeypatch.setattr(cal, "_clock", eng.clock)
+    cost, meas = cal.calibrate(eng, cal.CalibrationPlan(prompt_tokens=256, decode_tokens=32, context_tokens=512, repeats=2))
+    assert cost.prefill_tps == pytest.approx(2000.0) and cost.decode_tps == pytest.approx(50.0)
+    assert cost.decode_slowdown_per_1k == pytest.approx(0.0, abs=1e-9)
+    # The first token comes out of the prefill, so the overhead the simulator charges is the fixed cost less
+    # the one decode step it charges for that token.
+    assert cost.request_overhead_s == pytest.approx(0.05 - 0.02) and len(meas["request_overhead_s"]) == 2
+    assert cost.prefix_block_tokens == 128  # read from the engine
+    costs = pick_costs(CostProfile("c", {"m": cost}), "m", "m")
+    for prompt, tokens in ((300, 40), (20, 1), (1000, 7)):
+        seconds = simulate_sample(prompt, [Segment("small", 0, tokens, prompt)], costs).sequential
+        assert seconds == pytest.approx(eng.cost(tuple(range(prompt)), tokens))
+
+
+def test_a_block_wise_prefix_cache_recomputes_from_the_last_full_block_on_a_switch_back():
+    small, big = ModelCost(1000.0, 10.0, prefix_block_tokens=128), ModelCost(100.0, 2.0, prefix_block_tokens=128)
+    costs = pick_costs(CostProfile("t", {"s": small, "b": big}), "s", "b")
+    segs = [Segment("small", 0, 50, 200), Segment("big", 50, 10, 250), Segment("small", 60, 40, 260),
+            Segment("big", 100, 5, 300)]
+    # small saw 250 tokens but cached only its first full block (128): it recomputes 260 - 128 = 132 tokens;
+    # big saw 260, cached 256 (two blocks of 128): it recomputes 300 - 256 = 44.
+    seq = (200 / 1000 + 50 / 10) + (250 / 100 + 10 / 2) + (132 / 1000 + 40 / 10) + (44 / 100 + 5 / 2)
+    assert simulate_sample(200, segs, costs).sequential == pytest.approx(seq)
+    assert simulate(SegmentTable.from_samples([(200, segs)]), costs)[0][0] == pytest.approx(seq)
+    exact = pick_costs(CostProfile("t", {"s": ModelCost(1000.0, 10.0), "b": ModelCost(100.0, 2.0)}), "s", "b")
+    assert simulate_sample(200, segs, exact).sequential == pytest.approx(seq - 122 / 1000 - 4 / 100)
+    with pytest.raises(EvalkitError, match="prefix_block_tokens"):
+        ModelCost(100.0, 5.0, prefix_block_tokens=0)
+
+
+def test_empty_requests_cost_their_prefill_and_overhead_but_are_no_switch():
+    from evalkit.offload_summary import offload_rows_from_json
+    from evalkit.types import Generation, GradeRecord
+
+    small, big = ModelCost(1000.0, 10.0, request_overhead_s=0.1), ModelCost(100.0, 2.0, request_overhead_s=0.5)
+    costs = pick_costs(CostProfile("t", {"s": small, "b": big}), "s", "b")
+    segs = (Segment("small", 0, 50, 200), Segment("small", 50, 40, 253))
+    # The big model was handed the sequence at 250 and ended at once; the small one went on after 3 inserted tokens.
+    g = Generation("b", "p", 0, "offload", "random-0.5", 50, 40, 50, 40, True, "length", "eos", "", "", 0, segs,
+                   {"prompt_tokens": 200, "empty_requests": [["big", 250]]})
+    seq = (200 / 1000 + 0.1 + 50 / 10) + (250 / 100 + 0.5) + (3 / 1000 + 0.1 + 40 / 10)
+    a, b = SegmentTable.from_generations([g]), SegmentTable.from_rows([g.to_json()])
+    for name in ("prompt", "sample", "role", "context", "length"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert list(b.length) == [50, 0, 40] and list(b.role) == [0, 1, 0]
+    assert simulate(b, costs)[0][0] == pytest.approx(seq)
+    grade = GradeRecord("b", "p", 0, "offload", "random-0.5", True, "ok", "7", "")
+    (row,) = offload_rows_from_json([g.to_json()], {g.key: grade}, costs)
+    assert row.mean_switches == 0 and row.latency_seq_s == pytest.approx(seq)

@@ -68,6 +68,10 @@ class VLLMEngine(StreamingEngine):
             self.capacity = int(sched.max_num_seqs) * max(1, spec.data_parallel_size)
         except Exception:
             self.capacity = 256
+        try:  # the prefix cache reuses whole blocks: the latency simulator's calibration records the size
+            self.prefix_block_tokens = int(self.llm.llm_engine.vllm_config.cache_config.block_size)
+        except Exception:
+            self.prefix_block_tokens = 1
 
     def identity(self) -> dict[str, Any]:
         import vllm

@@ -32,7 +32,9 @@ then the solution phase (at most `solution_budget` tokens, ends at EOS) both run
 
 Each (problem, sample, policy) is one controller (`offload_group`): plain sequential code that sends one request
 at a time to whichever model holds the sequence; the runner runs thousands of them at once over streaming engines. Each sample records its segments (role "small" or
-"big", first generated token, length, context before it), from which `evalkit.sim` simulates latency.
+"big", first generated token, length, context before it), from which `evalkit.sim` simulates latency; requests
+that wrote nothing (a model ending at once) are no segment but are listed in `extra["empty_requests"]` as
+[role, context], since they still cost time.
 """
 
 from __future__ import annotations
@@ -156,6 +158,7 @@ class _Sequence:
         self.solution: list[int] = []
         self.appended: tuple[int, ...] = ()
         self.segments: list[Segment] = []
+        self.empty: list[tuple[Role, int]] = []  # (role, context) of requests that wrote nothing (EOS at once)
         self.forced = False
         self.thinking_finish: Finish = "length"
         self.solution_finish: Finish = "length"
@@ -320,6 +323,9 @@ class _Sequence:
 
     def _add_segment(self, role: Role, start: int, length: int, context: int) -> None:
         if length <= 0:
+            # No segment (segments tile the written tokens), but the request still cost a prefill: kept for
+            # the latency simulator.
+            self.empty.append((role, context))
             return
         last = self.segments[-1] if self.segments else None
         if last and last.model == role and last.context + last.length == context and last.start + last.length == start:
@@ -347,6 +353,7 @@ class _Sequence:
                 "small_tokens": total - big, "big_tokens": big,
                 "offload_ratio": big / total if total else 0.0, "asked_ratio": self.policy.asked_ratio,
                 "switches": switches, "handoffs": handoffs, "engine_calls": self.calls,
+                **({"empty_requests": [[r, c] for r, c in self.empty]} if self.empty else {}),
             },
         )
 

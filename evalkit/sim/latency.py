@@ -1,14 +1,23 @@
 """The latency cost model: simulated seconds per sample from its recorded segments and a cost pair.
 
 A sample is a prompt of P tokens followed by segments (role, start, length, context): `length` tokens generated
-by the small or the big model when the sequence already held `context` tokens. Two deployments are simulated:
+by the small or the big model when the sequence already held `context` tokens. Requests that wrote nothing
+(recorded apart, in `extra["empty_requests"]`) join as zero-length segments: they still prefill and pay the
+request overhead. Two deployments are simulated:
 
 - sequential: one model runs at a time. A model prefills every token it has not seen yet (the prompt on its
-  first segment, then whatever the other model wrote since its last turn) before it decodes its segment.
+  first segment, then whatever the other model wrote since its last turn) before it decodes its segment. With
+  a block-wise prefix cache (`prefix_block_tokens` B > 1, as vLLM's) it recomputes from the end of the last full
+  block it cached instead: floor((min(seen, context) - 1) / B) * B tokens are reused (the last token a model
+  wrote has no cache entry yet, and a request always computes at least one token).
 - pipelined (SplitReason's simulator): both models hold the sequence on their own devices. Both prefill the
   prompt at once (the slower one sets the time); during each segment the idle model prefills the same tokens in
   the background, so a segment costs max(decode by the active model, prefill by the idle one). Tokens evalkit
   inserts between segments (a forced `</think>`) are prefilled by both at once.
+
+Every segment is one request to its model, and each request also costs that model's fixed `request_overhead_s`
+(0 in SplitReason's simulator and the shipped profile; `evalkit calibrate` measures it): the active model's
+term in both deployments.
 
 Decoding a token at context c costs (1 + slowdown * c / 1000) / decode_tps; summed over a segment that is exact
 in closed form, so the cost of a segment does not depend on how it is chunked. Prefill is linear in tokens.
@@ -49,6 +58,14 @@ def prefill_seconds(cost: ModelCost, tokens: float) -> float:
     return max(tokens, 0) / cost.prefill_tps
 
 
+def cached_tokens(cost: ModelCost, seen: int, context: int) -> int:
+    """Tokens of the sequence a model reuses from its prefix cache when it takes the sequence back."""
+    b = cost.prefix_block_tokens
+    if b <= 1:
+        return seen
+    return max(min(seen, context) - 1, 0) // b * b
+
+
 def role_index(name: str) -> int:
     try:
         return ROLES.index(name)
@@ -68,12 +85,13 @@ def simulate_sample(prompt_tokens: int, segments: Sequence[Segment], costs: Cost
     for s in segments:
         role = force or s.model
         role_index(role)
-        seq += prefill_seconds(cost[role], s.context - seen[role]) + decode_seconds(cost[role], s.context, s.length)
+        active = cost[role].request_overhead_s + decode_seconds(cost[role], s.context, s.length)
+        seq += prefill_seconds(cost[role], s.context - cached_tokens(cost[role], seen[role], s.context)) + active
         seen[role] = s.context + s.length
         gap = s.context - end
         if gap > 0:
             pipe += max(prefill_seconds(costs.small, gap), prefill_seconds(costs.big, gap))
-        pipe += max(decode_seconds(cost[role], s.context, s.length), prefill_seconds(cost[other[role]], s.length))
+        pipe += max(active, prefill_seconds(cost[other[role]], s.length))
         end = s.context + s.length
     return Latency(seq, pipe)
 
@@ -109,7 +127,7 @@ class SegmentTable:
 
     @classmethod
     def from_generations(cls, gens: Iterable[Generation]) -> "SegmentTable":
-        return cls.from_samples((prompt_tokens(g), g.segments) for g in gens)
+        return cls.from_samples((prompt_tokens(g), _with_empty(g.segments, g.extra)) for g in gens)
 
     @classmethod
     def from_rows(cls, rows: Iterable[dict[str, Any]]) -> "SegmentTable":
@@ -117,8 +135,9 @@ class SegmentTable:
         re-simulating large runs from files)."""
         rows = rows if isinstance(rows, list) else list(rows)
         prompt = np.fromiter((_row_prompt(r) for r in rows), dtype=np.int64, count=len(rows))
-        counts = np.fromiter((len(r.get("segments") or ()) for r in rows), dtype=np.int64, count=len(rows))
-        segs = [s for r in rows for s in (r.get("segments") or ())]
+        per_row = [_row_segments(r) for r in rows]
+        counts = np.fromiter(map(len, per_row), dtype=np.int64, count=len(rows))
+        segs = [s for ss in per_row for s in ss]
         m = len(segs)
         index = {name: i for i, name in enumerate(ROLES)}
         try:
@@ -132,6 +151,28 @@ class SegmentTable:
             np.fromiter(map(itemgetter("context"), segs), dtype=np.int64, count=m),
             np.fromiter(map(itemgetter("length"), segs), dtype=np.int64, count=m),
         )
+
+
+def _row_segments(row: dict[str, Any]) -> Sequence[dict[str, Any]]:
+    segs = row.get("segments") or ()
+    empty = (row.get("extra") or {}).get("empty_requests")
+    if not empty:
+        return segs
+    return _in_order([*segs, *({"model": m, "start": 0, "length": 0, "context": c} for m, c in empty)],
+                     lambda s: (s["context"], s["length"] > 0))
+
+
+def _with_empty(segments: Sequence[Segment], extra: dict[str, Any]) -> Sequence[Segment]:
+    empty = extra.get("empty_requests")
+    if not empty:
+        return segments
+    return _in_order([*segments, *(Segment(m, 0, 0, c) for m, c in empty)], lambda s: (s.context, s.length > 0))
+
+
+def _in_order(items: list, key: Any) -> list:
+    """Segments and empty requests in the order they were sent: by context, an empty request before a segment
+    that starts where it was sent (that segment's request came after it)."""
+    return sorted(items, key=key)
 
 
 def _row_prompt(row: dict[str, Any]) -> int:
@@ -159,10 +200,12 @@ def simulate(table: SegmentTable, costs: CostPair, force: str | None = None) -> 
     prefill = np.array([costs.small.prefill_tps, costs.big.prefill_tps])
     decode = np.array([costs.small.decode_tps, costs.big.decode_tps])
     slow = np.array([costs.small.decode_slowdown_per_1k, costs.big.decode_slowdown_per_1k])
+    overhead = np.array([costs.small.request_overhead_s, costs.big.request_overhead_s])
+    block = np.array([costs.small.prefix_block_tokens, costs.big.prefix_block_tokens], dtype=np.int64)
     role = np.full(m, role_index(force), dtype=np.int8) if force else table.role
     ctx, length, sample = table.context, table.length, table.sample
     end = ctx + length
-    dec = _decode(decode[role], slow[role], ctx, length)
+    dec = overhead[role] + _decode(decode[role], slow[role], ctx, length)  # the active model's time
 
     # Sequential: the previous segment of the same role in the same sample says what that model has seen.
     order = np.lexsort((np.arange(m), role, sample))
@@ -173,7 +216,9 @@ def simulate(table: SegmentTable, costs: CostPair, force: str | None = None) -> 
         seen_sorted[1:] = np.where(same, eo[:-1], 0)
     seen = np.empty(m, dtype=np.int64)
     seen[order] = seen_sorted
-    seq_seg = np.maximum(ctx - seen, 0) / prefill[role] + dec
+    b = block[role]
+    cached = np.where(b > 1, np.maximum(np.minimum(seen, ctx) - 1, 0) // b * b, seen)
+    seq_seg = np.maximum(ctx - cached, 0) / prefill[role] + dec
     seq = np.bincount(sample, weights=seq_seg, minlength=n)
     has = np.bincount(sample, minlength=n) > 0
     first_role = np.full(n, role_index(force) if force else SMALL, dtype=np.int8)

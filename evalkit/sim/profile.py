@@ -25,6 +25,14 @@ class ModelCost:
     # Extra decode time per token, as a fraction of the base time, per 1,000 tokens of context: 0.1 means a
     # token at context 4,000 takes 1.4x as long as one at context 0. 0 = independent of context.
     decode_slowdown_per_1k: float = 0.0
+    # Fixed seconds each request costs beyond its prefill and decode (scheduling, the first step's setup, handing
+    # the result back), charged once per segment. Negligible on a GPU against thousands of tokens; on a CPU with
+    # short spans it is a large share of a segment. 0 = not measured (SplitReason's simulator has none).
+    request_overhead_s: float = 0.0
+    # The engine's prefix cache keeps whole blocks of this many tokens (vLLM: 16 on a GPU, 128 on a CPU), so a
+    # model taking the sequence back recomputes from the end of its last full block, not from the last token it
+    # saw. 1 = token-exact reuse (SplitReason's simulator).
+    prefix_block_tokens: int = 1
 
     def __post_init__(self) -> None:
         for name in ("prefill_tps", "decode_tps"):
@@ -34,6 +42,12 @@ class ModelCost:
         s = self.decode_slowdown_per_1k
         if not (isinstance(s, (int, float)) and math.isfinite(s) and s >= 0):
             raise EvalkitError(f"cost profile decode_slowdown_per_1k must be >= 0 (got {s!r})")
+        o = self.request_overhead_s
+        if not (isinstance(o, (int, float)) and math.isfinite(o) and o >= 0):
+            raise EvalkitError(f"cost profile request_overhead_s must be >= 0 seconds (got {o!r})")
+        b = self.prefix_block_tokens
+        if not (isinstance(b, int) and b >= 1):
+            raise EvalkitError(f"cost profile prefix_block_tokens must be a whole number >= 1 (got {b!r})")
 
 
 @dataclass(frozen=True)
@@ -68,7 +82,8 @@ class CostProfile:
             if not isinstance(entry, dict) or "prefill_tps" not in entry or "decode_tps" not in entry:
                 raise EvalkitError(f"{origin}: model {key!r} needs prefill_tps and decode_tps (tokens/s)")
             models[str(key)] = ModelCost(
-                float(entry["prefill_tps"]), float(entry["decode_tps"]), float(entry.get("decode_slowdown_per_1k", 0.0))
+                float(entry["prefill_tps"]), float(entry["decode_tps"]), float(entry.get("decode_slowdown_per_1k", 0.0)),
+                float(entry.get("request_overhead_s", 0.0)), int(entry.get("prefix_block_tokens", 1)),
             )
         return cls(
             name=str(row.get("name") or Path(origin).stem), models=models, hardware=str(row.get("hardware", "")),
