@@ -85,8 +85,10 @@ def test_probe_passes_with_the_servers_reasoning_parser_and_stops_the_run_withou
         _check_native_rows(RunStore(tmp_path / "run").generations())
         capsys.readouterr()
         assert run_cli(monkeypatch, *_sweep_args(tmp_path, tiny_r1, *args, without.url, name="bad")) == 2
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and "--strategy native" in err and "--reasoning-parser deepseek_r1" in err
+        err = capsys.readouterr().err.strip().splitlines()
+        errors = [line for line in err if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0] == err[-1], err  # one line, and the run ends there
+        assert "--strategy native" in errors[0] and "--reasoning-parser deepseek_r1" in errors[0]
         assert not RunStore(tmp_path / "bad").generations()  # stopped before any row
     finally:
         for s in servers:

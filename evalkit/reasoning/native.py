@@ -137,7 +137,8 @@ def probe_native(engine: Any, prompts: list[tuple[int, ...]], close: tuple[int, 
     try:
         results = engine.generate(reqs)
     except EvalkitError as e:
-        raise EvalkitError(f"--strategy native: the engine refused a thinking budget ({e}): {budget_fix(identity)}") from None
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise EvalkitError(f"--strategy native: the engine refused a thinking budget ({first}): {budget_fix(identity)}") from None
     for res in results:
         sp = split_native(tok, res.token_ids, PROBE_BUDGET, close)
         if sp.engine_forced or (sp.close_at is not None and sp.close_at < PROBE_BUDGET):
