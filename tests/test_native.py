@@ -158,3 +158,15 @@ def test_hf_budget_request_field_defaults_leave_other_strategies_alone():
     assert r.thinking_budget is None and r.forced_close == ()
     assert _ThinkingBudget.of(r, (1, 2)) is None
     assert drive(NativeFake().agenerate([r]))[0].finish in ("length", "eos")
+
+
+def test_openai_payload_names_the_budget_the_way_each_server_reads_it():
+    from evalkit.engines.openai import OpenAIEngine
+
+    eng = OpenAIEngine.__new__(OpenAIEngine)  # the wire format only; the live servers are in test_native_engine
+    r = GenRequest((1, 2), 12, Sampling(), 0, thinking_budget=9, forced_close=(5,))
+    assert eng._payload(r, "m", "vllm")["thinking_token_budget"] == 9
+    sglang = eng._payload(r, "m", "sglang")
+    assert sglang["custom_params"] == {"thinking_budget": 9} and "thinking_token_budget" not in sglang
+    plain = eng._payload(replace(r, thinking_budget=None), "m", "vllm")
+    assert "thinking_token_budget" not in plain and "custom_params" not in plain
