@@ -207,6 +207,7 @@ def s1_generation(
     extra: dict[str, Any] = {
         "appended_tokens": len(st.appended), "prompt_tokens": len(job.prompt_ids), "waits": st.waits,
         "wait_tokens": st.wait_tokens, "suppressed_tokens": st.suppressed_tokens, "min_thinking": options.min_thinking,
+        "solution_allowance": req.max_tokens,
     }
     if budget is not None and cap < budget:
         extra["clipped_to"] = cap
