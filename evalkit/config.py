@@ -16,7 +16,15 @@ from evalkit.types import Sampling
 
 UNCONSTRAINED = "unconstrained"
 # Budget strategies (evalkit.reasoning.strategies defines each): the first is the default.
-STRATEGIES = ("elastic", "truncate", "s1", "prompt", "prompt-max")
+STRATEGIES = ("elastic", "truncate", "s1", "prompt", "prompt-max", "native")
+THINK_CLOSE_TEXT = "</think>"
+# --close-text presets: what is forced at the cut (elastic, s1, native). `qwen`: Qwen3's thinking-budget
+# transition sentence; `sglang`: the text SGLang's thinking-budget processor forces.
+CLOSE_PRESETS = {
+    "qwen": "Considering the limited time by the user, I have to give the solution based on the thinking directly "
+            "now.</think>",
+    "sglang": "\n</think>",
+}
 DEFAULT_PROMPT_CAP = 2.0  # prompt strategies: output capped at this multiple of the N written in the prompt
 _BUDGET_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 
@@ -77,6 +85,18 @@ def parse_strategies(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...
     return names
 
 
+def resolve_close_text(text: str) -> str:
+    """--close-text: a preset name (qwen, sglang) or the literal text; it must end in `</think>`, which is where
+    every engine and the grader see thinking end."""
+    value = CLOSE_PRESETS.get(text, text)
+    if not value.endswith(THINK_CLOSE_TEXT):
+        raise EvalkitError(
+            f"--close-text {text!r} does not end in {THINK_CLOSE_TEXT}: use a preset ({', '.join(CLOSE_PRESETS)}) "
+            f"or text ending in {THINK_CLOSE_TEXT}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class EngineSpec:
     """How to build the engine; only `model` and `kind` change what is generated."""
@@ -95,6 +115,9 @@ class EngineSpec:
     retries: int = 5  # openai: retries per request on connection errors and 5xx before giving up
     request_timeout: float = 600.0  # openai: seconds to wait for one completion
     device: str | None = None  # hf engine: "cpu", "cuda", "cuda:1" (default: cuda if available)
+    # vllm engine: the reasoning parser behind its native thinking budget (`native` sets deepseek_r1 if unset)
+    reasoning_parser: str | None = None
+    reasoning_end: str | None = None  # vllm engine: the text it forces at the budget (--close-text)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -128,6 +151,7 @@ class SweepSpec:
     strategy: tuple[str, ...] = ("elastic",)  # budget strategies run side by side; "a,b" or "a" also accepted
     min_thinking: int = 0  # s1: thinking tokens before `</think>` is allowed ("Wait" is appended until then)
     prompt_cap: float = DEFAULT_PROMPT_CAP  # prompt strategies: output cap = prompt_cap x N
+    close_text: str = THINK_CLOSE_TEXT  # elastic, s1, native: forced at the cut (a preset name is resolved)
     samples: int = 1
     sampling: Sampling = Sampling()
     seed: int = 0
@@ -143,6 +167,7 @@ class SweepSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategy", parse_strategies(self.strategy))
+        object.__setattr__(self, "close_text", resolve_close_text(self.close_text))
         if self.min_thinking < 0:
             raise EvalkitError(f"--min-thinking must be >= 0 tokens (got {self.min_thinking})")
         if not self.prompt_cap >= 1.0:
@@ -196,6 +221,8 @@ class SweepSpec:
             # Strategies are not here: rows are keyed by strategy, so a run may gain strategies when resumed.
             # Their settings are, once they differ from the default (older run.json files lack them).
             **({"s1.min_thinking": self.min_thinking} if "s1" in self.strategy and self.min_thinking else {}),
+            # What is forced at the cut changes every forced row; the default is left out (older run.json files).
+            **({"close_text": self.close_text} if self.close_text != THINK_CLOSE_TEXT else {}),
             **({"prompt.prompt_cap": self.prompt_cap}
                if self.prompt_cap != DEFAULT_PROMPT_CAP and {"prompt", "prompt-max"} & set(self.strategy) else {}),
             "sampling": asdict(self.sampling),

@@ -73,15 +73,16 @@ class Identity:
     sampling: dict[str, Any]  # temperature, top_p, top_k
     solution_budget: int | None
     model: str = ""
+    close_text: str = "</think>"  # what elastic, s1 and native forced at the cut (--close-text)
 
     def to_json(self) -> dict[str, Any]:
         return {"datasets": self.datasets, "prompts": self.prompts, "sampling": self.sampling,
-                "solution_budget": self.solution_budget, "model": self.model}
+                "solution_budget": self.solution_budget, "model": self.model, "close_text": self.close_text}
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> "Identity":
         return cls(dict(row.get("datasets", {})), dict(row.get("prompts", {})), dict(row.get("sampling", {})),
-                   row.get("solution_budget"), str(row.get("model", "")))
+                   row.get("solution_budget"), str(row.get("model", "")), str(row.get("close_text", "</think>")))
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ def identity_from_run_info(info: dict[str, Any]) -> Identity:
             prompts[bench] = ident["prompt"]
     sampling = spec.get("sampling") or fingerprint.get("sampling") or {}
     model = (spec.get("engine") or {}).get("model") or fingerprint.get("engine.model") or ""
-    return Identity(datasets, prompts, dict(sampling), spec.get("solution_budget", fingerprint.get("solution_budget")), str(model))
+    return Identity(datasets, prompts, dict(sampling), spec.get("solution_budget", fingerprint.get("solution_budget")), str(model),
+                    str(spec.get("close_text") or "</think>"))
 
 
 def outcomes_from_run(run_dir: Path) -> RunOutcomes:

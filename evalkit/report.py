@@ -198,6 +198,13 @@ def identity_mismatches(base: Identity, cand: Identity, benchmarks: set[str]) ->
     return out
 
 
+def close_mismatch(base: Identity, cand: Identity) -> str:
+    """'' when both runs forced the same text at the cut, else the difference in words."""
+    if base.close_text == cand.close_text:
+        return ""
+    return f"close text differs ({_short(repr(base.close_text))} vs {_short(repr(cand.close_text))})"
+
+
 # verdicts -----------------------------------------------------------------------------------------------------
 
 def decide(n: int, delta: float, low: float, high: float, p: float, t: Thresholds) -> tuple[CellVerdict, str]:
@@ -263,7 +270,8 @@ def _missing(cell: CellOutcomes) -> CellReport:
     )
 
 
-def build_report(base: RunOutcomes, cand: RunOutcomes, t: Thresholds = Thresholds(), allow_mismatch: bool = False) -> Report:
+def build_report(base: RunOutcomes, cand: RunOutcomes, t: Thresholds = Thresholds(), allow_mismatch: bool = False,
+                 allow_different_close: bool = False) -> Report:
     common = set(base.cells) & set(cand.cells)
     if not common:
         raise EvalkitError(
@@ -271,11 +279,18 @@ def build_report(base: RunOutcomes, cand: RunOutcomes, t: Thresholds = Threshold
             f"(baseline: {_cells_text(base)}; candidate: {_cells_text(cand)}): sweep the candidate with the baseline's benchmarks and budgets"
         )
     mismatches = identity_mismatches(base.identity, cand.identity, {k[0] for k in common})
+    # A different close text changes every forced row on purpose (it is what such a comparison studies), so it has
+    # its own switch: --allow-mismatch for data, prompt or sampling does not cover it.
+    close = close_mismatch(base.identity, cand.identity)
+    if close and not allow_different_close:
+        raise EvalkitError(f"runs are not comparable: {close}: rerun the candidate with the baseline's --close-text, "
+                           "or pass --allow-different-close")
     if mismatches and not allow_mismatch:
         raise EvalkitError(
             "runs are not comparable: " + "; ".join(mismatches)
             + ": rerun the candidate with the baseline's data, prompt and sampling, or pass --allow-mismatch"
         )
+    mismatches += [close] if close else []
     cells = [compare_cell(base.cells[k], cand.cells[k], t) for k in common]
     cells += [_missing(base.cells[k]) for k in set(base.cells) - common]
     cells.sort(key=lambda c: (c.benchmark, c.strategy, budget_sort_key(c.budget, c.thinking_budget)))

@@ -28,6 +28,7 @@ def report(
     resamples: int = typer.Option(5000, "--resamples", help="Bootstrap resamples."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (the report is deterministic for a given seed)."),
     allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help="Compare even if dataset revision, prompt or sampling differ."),
+    allow_different_close: bool = typer.Option(False, "--allow-different-close", help="Compare even if the runs forced different --close-text at the cut."),
     strict: bool = typer.Option(False, "--strict", help="Also exit 1 on UNDERPOWERED or MISSING cells."),
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (appends when FILE is $GITHUB_STEP_SUMMARY)."),
     junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: one test case per cell."),
@@ -53,7 +54,7 @@ def report(
         from evalkit.breakdown import split_pair
 
         base, cand = split_pair(base, cand, by)
-    rep = build_report(base, cand, thresholds, allow_mismatch)
+    rep = build_report(base, cand, thresholds, allow_mismatch, allow_different_close)
     out.print(rich_table(rep))
     if show_flips:
         moved = flip_lines(rep)

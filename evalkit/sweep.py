@@ -8,7 +8,7 @@ finishes, so a kill loses only requests in flight, and the same command picks up
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from evalkit.engines.factory import build_engine
 from evalkit.engines.models import resolve_model
 from evalkit.engines.streaming import streaming
 from evalkit.grading.dispatch import code_isolation
-from evalkit.reasoning.budget import BudgetContext, passes_from_rows
+from evalkit.reasoning.budget import BudgetContext, forced_close, passes_from_rows
+from evalkit.reasoning.native import PROBE_BUDGET, PROBE_PROMPTS, probe_native
 from evalkit.reasoning.jobs import Job
 from evalkit.reasoning.strategies import StrategyOptions, run_strategies
 from evalkit.run.enginelog import engine_output_to_log
@@ -121,8 +122,10 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
                 if todo:
                     if engine is None:
                         console.print(f"[cyan]starting engine {spec.engine.kind} for {spec.engine.model}[/]")
-                        engine = build_engine(spec.engine)
+                        engine = build_engine(engine_spec(spec))
                     stream = streaming(engine)
+                    if any("native" in miss for _, _, miss in todo):
+                        check_native(spec, stream, todo, console)
                     store.write_run(run_info(spec, engine.identity(), identities, previous, unsandboxed))
                     (controller_engine,) = throttled([stream], spec.max_inflight)
                     groups = sweep_groups(spec, controller_engine, store, todo, session.writer())
@@ -141,6 +144,26 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
     return SweepResult(spec.run_dir, generated, graded, n_rows, plots, time.monotonic() - t0, tokens, timing)
 
 
+def engine_spec(spec: SweepSpec):
+    """The engine a sweep builds: with `native`, in-process vLLM gets a reasoning parser (deepseek_r1 unless
+    --reasoning-parser names another) and forces the --close-text at the budget."""
+    if "native" not in spec.strategy or spec.engine.kind != "vllm":
+        return spec.engine
+    return replace(spec.engine, reasoning_parser=spec.engine.reasoning_parser or "deepseek_r1",
+                   reasoning_end=spec.close_text)
+
+
+def check_native(spec: SweepSpec, engine: Any, todo: list, console: Console) -> None:
+    """Before any native row: does the engine honour a thinking budget with our close text? (native.probe_native)"""
+    system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
+    prompts = list(dict.fromkeys(tuple(engine.tokenizer.chat_prompt_ids(p.prompt, system[p.benchmark]))
+                                 for p, _, _ in todo[:PROBE_PROMPTS * 4]))
+    close = forced_close(engine.tokenizer, BudgetContext(0, spec.sampling, 0, close_text=spec.close_text))
+    probe_native(engine, prompts, close, spec.close_text)
+    console.print(f"[cyan]native: the engine forced {spec.close_text!r} at a {PROBE_BUDGET}-token thinking budget "
+                  f"({min(len(prompts), PROBE_PROMPTS)} probe prompts)[/]")
+
+
 def sweep_groups(spec: SweepSpec, engine: Any, store: RunStore,
                  todo: list[tuple[Problem, int, dict[str, tuple[int | None, ...]]]], writer: RowWriter) -> list[Group]:
     """One controller per problem x sample: every strategy's missing budgets, sharing one thinking pass."""
@@ -148,7 +171,7 @@ def sweep_groups(spec: SweepSpec, engine: Any, store: RunStore,
         solution_budget=spec.solution_budget, sampling=spec.sampling, seed=spec.seed,
         share_thinking=spec.share_thinking,
         passes=passes_from_rows(store.thinking()) if spec.share_thinking else {},
-        on_pass=writer.thinking,
+        on_pass=writer.thinking, close_text=spec.close_text,
     )
     system = {n: get_benchmark(n).system_prompt for n in spec.benchmarks}
     options = StrategyOptions(spec.min_thinking, spec.prompt_cap, system)

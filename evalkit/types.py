@@ -68,6 +68,10 @@ class GenRequest:
     seed: int
     stop_ids: tuple[int, ...] = ()
     stop_strings: tuple[str, ...] = ()
+    # The engine's own thinking budget (strategy `native`): tokens after the last `<think>` of prompt + output,
+    # prompt tokens included (vLLM's rule), before the engine forces `forced_close`. None: no engine budget.
+    thinking_budget: int | None = None
+    forced_close: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

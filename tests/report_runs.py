@@ -38,11 +38,13 @@ def make_run(
     model: str = "demo/model-a",
     summary: bool = False,
     ungraded: int = 0,
+    close_text: str = "</think>",
 ) -> Path:
     benches = sorted({b for b, _, _ in cells})
     budgets = sorted({int(lbl) for _, _, lbl in cells if lbl.isdigit()}) or [16]
     spec = SweepSpec(name=name, engine=EngineSpec(model=model), benchmarks=tuple(benches), budgets=tuple(budgets),
-                     solution_budget=solution_budget, sampling=Sampling(temperature=temperature), out_root=str(root))
+                     solution_budget=solution_budget, sampling=Sampling(temperature=temperature), out_root=str(root),
+                     close_text=close_text)
     store = RunStore(root / name)
     datasets = {b: {"source": "local", "path": f"/data/{name}/{b}.jsonl", "sha256": sha256, "count": 40, "prompt": prompt} for b in benches}
     store.write_run(run_info(spec, {"engine": "fake", "model": model}, datasets, None))

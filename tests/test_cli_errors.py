@@ -28,6 +28,8 @@ def one_error_line(proc):
     (["sweep", "--benchmarks", "aime24", "--data-dir", "/nonexistent/evalkit-data"], "--data-dir"),
     (["sweep", "--solution-budget", "0"], "budget"),
     (["sweep", "--prompt", "no placeholder"], "{problem}"),
+    (["sweep", "--close-text", "Answer:"], "qwen, sglang"),
+    (["demo-model", "nope"], "tiny-r1"),
     (["plot", "/nonexistent/run"], "summary.csv"),
 ])
 def test_bad_input_one_line_exit_2(args, needle, tmp_path):

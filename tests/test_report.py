@@ -140,6 +140,16 @@ def test_incomparable_runs_are_refused_unless_told(monkeypatch, tmp_path, capsys
     assert any(needle in m for m in json.loads(js.read_text())["mismatches"])
 
 
+def test_runs_that_forced_different_close_texts_need_their_own_switch(monkeypatch, tmp_path, capsys, runs):
+    other = make_run(tmp_path, "qwen-close", {A: flips(N, 18)}, close_text="qwen")
+    assert run_cli(monkeypatch, "report", runs["base"], other, "--allow-mismatch") == 2
+    err = capsys.readouterr().err
+    assert "close text differs" in err and "--allow-different-close" in err and len(err.strip().splitlines()) <= 3
+    js = tmp_path / "c.json"
+    assert run_cli(monkeypatch, "report", runs["base"], other, "--allow-different-close", "--json", js) == 1
+    assert any("close text differs" in m for m in json.loads(js.read_text())["mismatches"])
+
+
 def test_baseline_file_round_trip_and_lookup_by_name(monkeypatch, tmp_path, runs):
     out = tmp_path / "benchmarks" / "baselines" / "aime-base.json"
     assert run_cli(monkeypatch, "baseline", runs["base"], "-o", out) == 0

@@ -43,14 +43,15 @@ def healthy(url: str, timeout: float = 2.0) -> bool:
 
 
 class Server:
-    def __init__(self, model_dir: str, log_dir: Path, max_model_len: int = 2048, deterministic: bool = False) -> None:
+    def __init__(self, model_dir: str, log_dir: Path, max_model_len: int = 2048, deterministic: bool = False,
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"vllm-server-{self.port}.log"
         env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1", **CPU_THREADS_ENV)
         cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir,
                "--host", "127.0.0.1", "--port", str(self.port), "--enforce-eager", "--no-enable-chunked-prefill",
-               "--max-model-len", str(max_model_len), "--seed", "0", *(DETERMINISTIC_ARGS if deterministic else ())]
+               "--max-model-len", str(max_model_len), "--seed", "0", *(DETERMINISTIC_ARGS if deterministic else ()), *extra_args]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 

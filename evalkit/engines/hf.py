@@ -9,6 +9,10 @@ Stop rules follow the in-process vLLM engine, in its order: the model's EOS ends
 then a stop id ends it as "stop" (kept), then a stop string in the generated text ends it as "stop" (every token
 up to the one that completed the string kept), then max_tokens ends it as "length". Sampling: temperature, then
 top-k, then top-p, one seeded torch.Generator per request; temperature 0 is greedy.
+
+A request's `thinking_budget` is forced here as vLLM forces it (strategy `native`): thinking tokens are counted
+after the last `<think>` of prompt + output, prompt tokens included; once they reach the budget with thinking
+still open, the request's `forced_close` tokens replace what the model would have sampled, one per step.
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class HFEngine(BatchStreaming):
         out_ids: list[list[int]] = [[] for _ in reqs]
         finish: list[Finish | None] = [None] * n
         live = list(range(n))  # request index of each row still in the batch
+        budgets = [_ThinkingBudget.of(r, self._think_ids()) for r in reqs]
         with torch.inference_mode():
             step = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
             cache = step.past_key_values
@@ -116,7 +121,7 @@ class HFEngine(BatchStreaming):
                 chosen = self._choose(logits, [reqs[i] for i in live], [gens[i] for i in live])
                 keep = []
                 for row, i in enumerate(live):
-                    tok = chosen[row]
+                    tok = chosen[row] if budgets[i] is None else budgets[i].next(chosen[row])
                     f = self._after(reqs[i], out_ids[i], tok)
                     if f is None:
                         keep.append(row)
@@ -137,6 +142,13 @@ class HFEngine(BatchStreaming):
                 logits = step.logits[:, -1, :]
                 next_pos = next_pos + 1
         return [GenResult(tuple(o), self.tokenizer.decode(o), f or "length") for o, f in zip(out_ids, finish)]
+
+    def _think_ids(self) -> tuple[int, int] | None:
+        """(`<think>`, `</think>`) ids when both are single tokens, which the engine budget needs."""
+        if not hasattr(self, "_think"):
+            open_ids, close_ids = self.tokenizer.encode("<think>"), self.tokenizer.close_ids
+            self._think = (open_ids[0], close_ids[0]) if len(open_ids) == 1 == len(close_ids) else None
+        return self._think
 
     def _after(self, req: GenRequest, out: list[int], tok: int) -> Finish | None:
         """Record `tok` for this request and say whether (and why) the request is finished."""
@@ -181,3 +193,38 @@ class HFEngine(BatchStreaming):
             probs = torch.softmax(x, dim=-1).cpu()
             out.append(int(torch.multinomial(probs, 1, generator=g)))
         return out
+
+
+class _ThinkingBudget:
+    """One request's engine thinking budget: counts thinking tokens, then forces the close (module docstring)."""
+
+    def __init__(self, budget: int, close: tuple[int, ...], think: tuple[int, int], prompt: tuple[int, ...]) -> None:
+        open_id, self.close_id = think
+        last_open = max((i for i, t in enumerate(prompt) if t == open_id), default=-1)
+        last_close = max((i for i, t in enumerate(prompt) if t == self.close_id), default=-1)
+        self.thinking = last_open > last_close
+        self.count = len(prompt) - last_open - 1 if self.thinking else 0
+        self.budget = budget
+        self.close = close
+        self.forcing: list[int] = []
+
+    @classmethod
+    def of(cls, req: GenRequest, think: tuple[int, int] | None) -> "_ThinkingBudget | None":
+        if req.thinking_budget is None:
+            return None
+        if think is None:
+            raise EvalkitError("this model's `<think>`/`</think>` are not single tokens: the hf engine cannot force a "
+                               "thinking budget on it; use --strategy elastic")
+        return cls(req.thinking_budget, req.forced_close or (think[1],), think, req.prompt_ids)
+
+    def next(self, sampled: int) -> int:
+        """The token this step emits: the sampled one, or the next forced close token."""
+        if self.thinking and not self.forcing and self.count >= self.budget:
+            self.forcing = list(self.close)
+        tok = self.forcing.pop(0) if self.forcing else sampled
+        if tok == self.close_id:
+            self.thinking = False
+            self.forcing = []
+        elif self.thinking:
+            self.count += 1
+        return tok

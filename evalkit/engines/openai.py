@@ -57,6 +57,7 @@ class OpenAIEngine(ReplicaEngine):
             if not rep.ok:
                 raise EvalkitError(rep.first_failure() + "  (run `evalkit serve-check URL` for every check)")
         self._init_replicas([(r.endpoint, r.served_model or spec.model) for r in self.reports])
+        self._kinds = {r.endpoint.url: r.server_kind for r in self.reports}
         lens = [r.max_model_len for r in self.reports if r.max_model_len] + ([spec.max_model_len] if spec.max_model_len else [])
         self.max_model_len = min(lens) if lens else _config_max_len(tokenizer_path)
 
@@ -71,11 +72,12 @@ class OpenAIEngine(ReplicaEngine):
         }
 
     def _complete(self, conn: JsonConnection, replica: Replica, req: GenRequest) -> GenResult:
-        return self._result(req, conn.call("POST", "/v1/completions", self._payload(req, replica.served_model)))
+        body = self._payload(req, replica.served_model, self._kinds.get(replica.endpoint.url, ""))
+        return self._result(req, conn.call("POST", "/v1/completions", body))
 
     # ---- wire format -------------------------------------------------------------------------------------------
 
-    def _payload(self, r: GenRequest, model: str) -> dict[str, Any]:
+    def _payload(self, r: GenRequest, model: str, server_kind: str = "") -> dict[str, Any]:
         s = r.sampling
         body: dict[str, Any] = {
             "model": model, "prompt": list(r.prompt_ids), "max_tokens": max(1, r.max_tokens), "n": 1, "stream": False,
@@ -88,6 +90,15 @@ class OpenAIEngine(ReplicaEngine):
         }
         if s.top_k > 0:
             body["top_k"] = s.top_k
+        if r.thinking_budget is not None:
+            # The server's own thinking budget (strategy `native`). vLLM: `thinking_token_budget`, honoured when
+            # the server runs a reasoning parser (--reasoning-parser deepseek_r1; --reasoning-config sets the forced
+            # text). SGLang: its thinking-budget logit processor reads `custom_params.thinking_budget` (server
+            # started with --enable-custom-logit-processor). The native probe stops a run whose server ignores it.
+            if server_kind == "sglang":
+                body["custom_params"] = {"thinking_budget": r.thinking_budget}
+            else:
+                body["thinking_token_budget"] = r.thinking_budget
         return body
 
     def _result(self, req: GenRequest, data: Any) -> GenResult:

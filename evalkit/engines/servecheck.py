@@ -42,6 +42,7 @@ class ServerReport:
     max_model_len: int | None = None
     version: str | None = None
     returns_token_ids: bool = False
+    server_kind: str = ""  # "vllm", "sglang" (the model card's owned_by): how a thinking budget is requested
 
     @property
     def ok(self) -> bool:
@@ -108,6 +109,7 @@ def check_server(
             return rep
         rep.served_model = str(card["id"])
         rep.root = card.get("root")
+        rep.server_kind = str(card.get("owned_by") or "").lower()
         mml = card.get("max_model_len")
         rep.max_model_len = int(mml) if isinstance(mml, int) and mml > 0 else None
         rep.add("model", "pass", f"{rep.served_model}" + (f" (root {rep.root})" if rep.root and rep.root != rep.served_model else "")

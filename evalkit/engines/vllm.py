@@ -46,6 +46,13 @@ class VLLMEngine(StreamingEngine):
         )
         if spec.max_model_len:
             kwargs["max_model_len"] = spec.max_model_len
+        if spec.reasoning_parser:
+            # The engine's own thinking budget (strategy `native`) needs a reasoning parser; the reasoning config
+            # names the text vLLM forces when the budget runs out (--close-text; the parser's `</think>` if unset).
+            from vllm.config.reasoning import ReasoningConfig
+
+            kwargs["reasoning_parser"] = spec.reasoning_parser
+            kwargs["reasoning_config"] = ReasoningConfig(reasoning_end_str=spec.reasoning_end or "")
         if spec.data_parallel_size > 1:
             kwargs["data_parallel_size"] = spec.data_parallel_size
         if not cuda:
@@ -77,7 +84,7 @@ class VLLMEngine(StreamingEngine):
         import vllm
 
         return {"engine": "vllm", "vllm": vllm.__version__, "model": self.spec.model, "path": self.path,
-                "revision": _model_revision(self.path)}
+                "revision": _model_revision(self.path), "reasoning_parser": self.spec.reasoning_parser}
 
     def _params(self, r: GenRequest) -> Any:
         from vllm import SamplingParams
@@ -94,12 +101,19 @@ class VLLMEngine(StreamingEngine):
             include_stop_str_in_output=True,
             skip_special_tokens=False,
             output_kind=RequestOutputKind.FINAL_ONLY,
+            # vLLM forces the text it was started with (reasoning_config); the native probe checks it is ours.
+            thinking_token_budget=r.thinking_budget,
         )
 
     def _serve(self) -> None:
         """The engine loop: add what is queued, step, resolve what finished; block only when nothing runs."""
         from vllm.inputs import TokensPrompt
 
+        try:  # request validation errors (thinking_token_budget without a reasoning parser ...) are not ValueErrors
+            from vllm.exceptions import VLLMValidationError
+            rejected: tuple[type[Exception], ...] = (ValueError, TypeError, VLLMValidationError)
+        except ImportError:
+            rejected = (ValueError, TypeError)
         core = self.llm.llm_engine
         pending: dict[str, Any] = {}
         counter = 0
@@ -114,7 +128,7 @@ class VLLMEngine(StreamingEngine):
                 rid = str(counter)
                 try:
                     core.add_request(rid, TokensPrompt(prompt_token_ids=list(req.prompt_ids)), self._params(req))
-                except (ValueError, TypeError) as e:  # this request is wrong (too long ...); the others go on
+                except rejected as e:  # this request is wrong (too long ...); the others go on
                     fut.set_exception(EvalkitError(f"vLLM rejected a request: {str(e).strip().splitlines()[0]}"))
                     continue
                 pending[rid] = fut

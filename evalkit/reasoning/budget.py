@@ -65,6 +65,12 @@ class BudgetContext:
     strategy: str = "elastic"
     passes: dict[tuple[str, str, int], ThinkingPass] = field(default_factory=dict)  # resume cache
     on_pass: Callable[[dict[str, Any]], None] | None = None  # saves a new shared pass the moment it exists
+    close_text: str = THINK_CLOSE  # --close-text: appended at the cut (it ends in `</think>`)
+
+
+def forced_close(tok: ChatTokenizer, ctx: BudgetContext) -> tuple[int, ...]:
+    """The tokens evalkit appends at a cut: `</think>` as the tokenizer spells it, or the --close-text."""
+    return tok.close_ids if ctx.close_text == THINK_CLOSE else tuple(tok.encode(ctx.close_text))
 
 
 @dataclass
@@ -78,9 +84,11 @@ def room(engine: Engine, job: Job) -> int:
     return engine.max_model_len - len(job.prompt_ids)
 
 
-def thinking_cap(engine: Engine, job: Job, budget: int | None, solution_budget: int) -> int:
-    """Tokens phase 1 may use: the budget, clipped so that `</think>` and the whole solution budget still fit."""
-    limit = room(engine, job) - solution_budget - len(engine.tokenizer.close_ids)
+def thinking_cap(engine: Engine, job: Job, budget: int | None, solution_budget: int, close_len: int | None = None) -> int:
+    """Tokens phase 1 may use: the budget, clipped so that the close (`close_len` tokens; `</think>` by default)
+    and the whole solution budget still fit."""
+    close = len(engine.tokenizer.close_ids) if close_len is None else close_len
+    limit = room(engine, job) - solution_budget - close
     if limit < 0:
         raise EvalkitError(
             f"{job.problem.benchmark}/{job.problem.id}: prompt of {len(job.prompt_ids)} tokens leaves no room for a "
@@ -130,7 +138,8 @@ def elastic_generation(
     ctx: BudgetContext, strategy: str | None = None,
 ) -> Generation:
     """The Generation row of one elastic (job, budget): thinking `th`, then the solution `res`."""
-    extra: dict[str, Any] = {"appended_tokens": len(th.appended), "prompt_tokens": len(job.prompt_ids)}
+    extra: dict[str, Any] = {"appended_tokens": len(th.appended), "prompt_tokens": len(job.prompt_ids),
+                             "solution_allowance": req.max_tokens}
     if budget is not None and cap < budget:
         extra["clipped_to"] = cap  # the model's length limit cut this budget short
     return Generation(
@@ -182,10 +191,10 @@ async def ensure_passes(
 
 async def run_elastic(engine: Engine, jobs: list[Job], ctx: BudgetContext, progress: Progress | None = None) -> BatchOutput:
     out = BatchOutput()
-    close = engine.tokenizer.close_ids
+    close = forced_close(engine.tokenizer, ctx)
     if ctx.share_thinking:
         # One pass per job, to the largest cap it still needs, unless a stored pass already serves it.
-        caps = {job.group: [thinking_cap(engine, job, b, ctx.solution_budget) for b in job.budgets] for job in jobs}
+        caps = {job.group: [thinking_cap(engine, job, b, ctx.solution_budget, len(close)) for b in job.budgets] for job in jobs}
         await ensure_passes(engine, [(j, caps[j.group]) for j in jobs], ctx, out, progress)
         items = []
         for job in jobs:
@@ -198,7 +207,7 @@ async def run_elastic(engine: Engine, jobs: list[Job], ctx: BudgetContext, progr
     points = sorted({b for j in jobs for b in j.budgets}, key=budget_order)
     for budget in points:
         todo = [j for j in jobs if budget in j.budgets]
-        caps = [thinking_cap(engine, j, budget, ctx.solution_budget) for j in todo]
+        caps = [thinking_cap(engine, j, budget, ctx.solution_budget, len(close)) for j in todo]
         passes = await _run_phase1(engine, [phase1_request(engine.tokenizer, j, c, ctx) for j, c in zip(todo, caps)], progress)
         out.generated_tokens += sum(len(p.ids) for p in passes)
         await _finish_solutions(engine, [(j, budget, c, cut(p, c, close)) for j, c, p in zip(todo, caps, passes)], ctx, out, progress)

@@ -45,6 +45,7 @@ on a deterministic engine both modes write the same rows.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,19 +62,21 @@ from evalkit.reasoning.budget import (
     cut,
     elastic_generation,
     ensure_passes,
+    forced_close,
     phase1_request,
     run_elastic,
     solution_request,
     thinking_cap,
 )
 from evalkit.reasoning.jobs import Job, derive_seed
+from evalkit.reasoning.native import run_native
 from evalkit.types import Finish, GenRequest, GenResult, Generation
 
 WAIT = "Wait"
 FINAL_ANSWER_CUE = "\nFinal Answer:"  # after `</think>`: s1's answer cue
 PROMPT_INSTRUCTIONS = {"prompt": " Think for {n} tokens.", "prompt-max": " Think for maximum {n} tokens."}
 TOTAL_STRATEGIES = ("truncate", "prompt", "prompt-max")  # one cap on the whole output
-THINKING_STRATEGIES = ("elastic", "s1")  # a thinking budget t plus a solution budget s
+THINKING_STRATEGIES = ("elastic", "s1", "native")  # a thinking budget t plus a solution budget s
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def strip_close(tok: ChatTokenizer, ids: tuple[int, ...]) -> tuple[int, ...]:
 
 def s1_thinking(
     tok: ChatTokenizer, rounds: list[ThinkingPass], cap: int, min_thinking: int, cue: tuple[int, ...],
+    forced: tuple[int, ...] | None = None,
 ) -> tuple[S1Thinking | None, tuple[int, ...]]:
     """Replay budget forcing under cap t over recorded rounds. Returns the thinking, or (None, seq) when one more
     round is needed: a continuation from prompt + seq with max_tokens t - len(seq).
@@ -145,7 +149,7 @@ def s1_thinking(
     Round i of a from-scratch run under t is asked for t - len(seq) tokens; rounds recorded under a larger cap
     went at least as far, so cutting them gives what the from-scratch run would have produced."""
     wait = tuple(tok.encode(WAIT))
-    close = tok.close_ids
+    close = tok.close_ids if forced is None else forced  # appended at the cut (--close-text)
     seq: tuple[int, ...] = ()
     model = waits = suppressed = 0
     for r in rounds:
@@ -177,7 +181,7 @@ async def _s1_rounds(
     while True:
         pending = []
         for job, cap in items:
-            done, seq = s1_thinking(tok, rounds[job.group], cap, options.min_thinking, cue)
+            done, seq = s1_thinking(tok, rounds[job.group], cap, options.min_thinking, cue, forced_close(tok, ctx))
             if done is None:
                 pending.append((job, cap, seq))
         if not pending:
@@ -203,6 +207,7 @@ def s1_generation(
     extra: dict[str, Any] = {
         "appended_tokens": len(st.appended), "prompt_tokens": len(job.prompt_ids), "waits": st.waits,
         "wait_tokens": st.wait_tokens, "suppressed_tokens": st.suppressed_tokens, "min_thinking": options.min_thinking,
+        "solution_allowance": req.max_tokens,
     }
     if budget is not None and cap < budget:
         extra["clipped_to"] = cap
@@ -304,9 +309,26 @@ async def run_strategies(
     """Generate every (job, budget) of every strategy in `work` (strategy -> jobs with the budgets it lacks)."""
     options = options or StrategyOptions()
     work = {s: js for s, js in work.items() if js}
-    unknown = set(work) - {"elastic", "s1", *TOTAL_STRATEGIES}
+    unknown = set(work) - {"elastic", "s1", "native", *TOTAL_STRATEGIES}
     if unknown:
-        raise EvalkitError(f"unknown strategy {sorted(unknown)[0]!r}: use elastic, truncate, s1, prompt or prompt-max")
+        raise EvalkitError(f"unknown strategy {sorted(unknown)[0]!r}: use elastic, truncate, s1, prompt, prompt-max or native")
+    native_jobs = work.pop("native", [])
+    if not native_jobs:
+        return await _run_budgeted(engine, work, ctx, options, progress)
+    # native shares nothing (the engine forces its own cut): its requests go out beside the others'.
+    native = run_native(engine, native_jobs, ctx, forced_close(engine.tokenizer, ctx))
+    if work:
+        out, rows = await asyncio.gather(_run_budgeted(engine, work, ctx, options, progress), native)
+    else:
+        out, rows = BatchOutput(), await native
+    out.generations += rows
+    out.generated_tokens += sum(g.thinking_tokens + g.extra["appended_tokens"] + g.solution_tokens for g in rows)
+    return out
+
+
+async def _run_budgeted(
+    engine: Engine, work: dict[str, list[Job]], ctx: BudgetContext, options: StrategyOptions, progress: Progress | None,
+) -> BatchOutput:
     if set(work) <= {"elastic"}:
         # Elastic alone is exactly the elastic controller, engine calls included.
         return await run_elastic(engine, work.get("elastic", []), replace(ctx, strategy="elastic"), progress)
@@ -338,13 +360,13 @@ async def _run_shared(
 ) -> BatchOutput:
     out = BatchOutput()
     tok = engine.tokenizer
-    close = tok.close_ids
+    close = forced_close(tok, ctx)
     cue = tuple(tok.encode(FINAL_ANSWER_CUE))
     caps: dict[str, dict[tuple, list[int]]] = {
-        "elastic": {j.group: [thinking_cap(engine, j, b, ctx.solution_budget) for b in j.budgets]
+        "elastic": {j.group: [thinking_cap(engine, j, b, ctx.solution_budget, len(close)) for b in j.budgets]
                     for j in work.get("elastic", [])},
         # s1 appends the cue after `</think>`: leave room for it as well as for the solution.
-        "s1": {j.group: [thinking_cap(engine, j, b, ctx.solution_budget + len(cue)) for b in j.budgets]
+        "s1": {j.group: [thinking_cap(engine, j, b, ctx.solution_budget + len(cue), len(close)) for b in j.budgets]
                for j in work.get("s1", [])},
         "truncate": {j.group: [total_cap(engine, j, b) for b in j.budgets] for j in work.get("truncate", [])},
     }
@@ -400,7 +422,7 @@ async def _run_shared(
             solutions.append(("elastic", job, b, cap, th, solution_request(engine, job, b, th.ids + th.appended, ctx)))
     for job in s1_jobs:
         for b, cap in zip(job.budgets, caps["s1"][job.group]):
-            st, _ = s1_thinking(tok, rounds[job.group], cap, options.min_thinking, cue)
+            st, _ = s1_thinking(tok, rounds[job.group], cap, options.min_thinking, cue, close)
             assert st is not None  # rounds were built to the largest cap, which serves every smaller one
             solutions.append(("s1", job, b, cap, st, solution_request(engine, job, b, st.seq + st.appended, ctx)))
     reqs = [s[-1] for s in solutions] + [t.cont for t in totals if t.cont is not None]
