@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from evalkit.config import EngineSpec, SweepSpec
 from evalkit.engines.base import ChatTokenizer
@@ -19,7 +20,7 @@ SLOW = "d1-s0-0"  # the first arith problem thinks slowly
 class TimedEngine(StreamingEngine):
     """Answers each request after its own delay, on a timer thread: a real streaming engine in miniature."""
 
-    def __init__(self, capacity: int, slow_text: str) -> None:
+    def __init__(self, capacity: int, slow_text: str, release_after: int = 0) -> None:
         self._init_stream()
         self.tokenizer = ChatTokenizer(CharTokenizer())
         self.max_model_len = 100_000
@@ -29,6 +30,11 @@ class TimedEngine(StreamingEngine):
         self.peak = 0
         self._lock = threading.Lock()
         self._live = 0
+        # The slow request answers once `release_after` other requests have (or after 30 s, should a barrier hold
+        # the others back), then 0.5 s later: the order asserted below does not depend on the machine's load.
+        self.release_after = release_after
+        self._others = 0
+        self._released = threading.Event()
 
     def identity(self) -> dict:
         return {"engine": "timed"}
@@ -47,15 +53,27 @@ class TimedEngine(StreamingEngine):
                     self.peak = max(self.peak, self._live)
                 prompt = self.tokenizer.decode(req.prompt_ids)
                 thinking = "</think>" not in prompt.split("<assistant>")[-1]
-                delay = 1.0 if thinking and self.slow_text in prompt else 0.01
+                slow = thinking and self.slow_text in prompt
                 text = "abc</think>" if thinking else " \\boxed{1}"
                 ids = tuple(ord(c) for c in text[: req.max_tokens])
                 res = GenResult(ids, "".join(map(chr, ids)), "stop" if thinking else "eos")
-                threading.Timer(delay, self._done, args=(fut, res)).start()
+                if slow:
+                    threading.Thread(target=self._slow, args=(fut, res), daemon=True).start()
+                else:
+                    threading.Timer(0.01, self._done, args=(fut, res)).start()
 
-    def _done(self, fut, res) -> None:
+    def _slow(self, fut, res) -> None:
+        self._released.wait(30.0)
+        time.sleep(0.5)
+        self._done(fut, res, slow=True)
+
+    def _done(self, fut, res, slow: bool = False) -> None:
         with self._lock:
             self._live -= 1
+            if not slow:
+                self._others += 1
+                if self._others >= self.release_after:
+                    self._released.set()
         self.generated_tokens += len(res.token_ids)
         fut.set_result(res)
 
@@ -75,7 +93,8 @@ def test_groups_stream_past_a_slow_one_and_admission_stays_bounded(tmp_path):
 
     problems, _ = load_problems("arith", None, None, None, {"count": 12, "difficulty": 1, "seed": 0})
     slow = next(p for p in problems if p.id == SLOW)
-    engine = TimedEngine(capacity=4, slow_text=slow.metadata["statement"])
+    # 11 other problems x (1 thinking + 3 solutions) requests before the slow one answers
+    engine = TimedEngine(capacity=4, slow_text=slow.metadata["statement"], release_after=11 * 4)
     result = run_sweep(spec(tmp_path), engine=engine)
     gens = rows(tmp_path, "generations.jsonl")
     assert result.generated == len(gens) == 12 * 3
@@ -85,7 +104,7 @@ def test_groups_stream_past_a_slow_one_and_admission_stays_bounded(tmp_path):
     grades = rows(tmp_path, "grades.jsonl")
     assert sorted((g["problem_id"], g["budget"]) for g in grades) == sorted((g["problem_id"], g["budget"]) for g in gens)
     timing = json.loads((tmp_path / "timed" / "run.json").read_text())["timing"]
-    assert timing["generate_s"] >= 1.0 and timing["engine_idle_s"] < 0.5 * timing["generate_s"]
+    assert timing["generate_s"] >= 0.5 and timing["engine_idle_s"] < 0.5 * timing["generate_s"]
 
 
 def test_max_inflight_caps_requests_in_flight(tmp_path):
