@@ -131,9 +131,7 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
                     groups = sweep_groups(spec, controller_engine, store, todo, session.writer())
                     outcome = session.run([stream], groups, spec.max_inflight)
                     generated, tokens = outcome.generated, outcome.tokens
-                    session.grading.drain()
                     timing = outcome.timing.to_json()
-                    session.record_timing(outcome.timing)
                 graded = session.grading.done
         finally:
             if stream is not None and stream is not engine:

