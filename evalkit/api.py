@@ -114,18 +114,12 @@ class UnknownOption(EvalkitError, TypeError):
 
 
 def sweep_options() -> dict[str, Any]:
-    """`evalkit sweep`'s options (Python names, e.g. solution_budget for --solution-budget) and their defaults."""
-    import inspect
+    """`evalkit sweep`'s options (Python names, e.g. solution_budget for --solution-budget) and their defaults;
+    not those about one command-line invocation (--config, --preset, --dry-run, --json)."""
+    from evalkit.cli.options import INVOCATION, OPTIONS
+    from evalkit.cli.sweep import SWEEP_OPTIONS
 
-    from evalkit.cli import sweep as command
-
-    out = {}
-    for name, param in inspect.signature(command).parameters.items():
-        if name == "as_json":
-            continue
-        default = param.default
-        out[name] = getattr(default, "default", default)  # typer.Option(...) keeps the real default inside
-    return out
+    return {n: OPTIONS[n].default for n in SWEEP_OPTIONS if n not in INVOCATION and n != "profile"}
 
 
 def _as_flag_text(name: str, value: Any, default: Any) -> Any:
@@ -150,7 +144,7 @@ def sweep(**options: Any) -> Run:
     """
     from rich.console import Console
 
-    from evalkit.cli import sweep_spec
+    from evalkit.cli.sweep import sweep_spec
     from evalkit.sweep import run_sweep
 
     known = sweep_options()

@@ -205,8 +205,10 @@ def precheck_tokenizers(small_model: str, big_model: str) -> None:
 
 def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
                       engines: tuple[Engine, Engine] | None = None, allow_unsandboxed: bool = False,
-                      engine_log: tuple[Console, ...] | None = None) -> OffloadRunResult:
-    """`engine_log`: as in `run_sweep`, the engines' output goes to <run>/engine.log, these consoles keep the
+                      engine_log: tuple[Console, ...] | None = None,
+                      settings: tuple[str, str] | None = None) -> OffloadRunResult:
+    """`settings`: (file name, text) written beside run.json once the run is accepted (the CLI's run.toml).
+    `engine_log`: as in `run_sweep`, the engines' output goes to <run>/engine.log, these consoles keep the
     terminal; None leaves it where it goes."""
     from evalkit.offload_summary import write_offload_outputs
     from evalkit.sim.profile import merge_profiles, pick_costs
@@ -238,6 +240,8 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     done = {g.key for g in existing}
     todo = missing(spec, problems, done)
     store.write_run(run_info(spec, None, identities, previous, unsandboxed))  # type: ignore[arg-type]
+    if settings is not None:  # run.toml: the command's resolved settings, rerunnable with --config
+        store.path(settings[0]).write_text(settings[1], encoding="utf-8")
     by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
     total = sum(len(m) for _, _, m in todo)
     if existing:

@@ -85,8 +85,10 @@ def grade_workers(spec: Any) -> int:
 
 
 def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | None = None,
-              allow_unsandboxed: bool = False, engine_log: tuple[Console, ...] | None = None) -> SweepResult:
-    """`engine_log`: send the engine's output to <run>/engine.log while it runs; these consoles (and `console`)
+              allow_unsandboxed: bool = False, engine_log: tuple[Console, ...] | None = None,
+              settings: tuple[str, str] | None = None) -> SweepResult:
+    """`settings`: (file name, text) written beside run.json once the run is accepted (the CLI's run.toml).
+    `engine_log`: send the engine's output to <run>/engine.log while it runs; these consoles (and `console`)
     keep the terminal. None: the engine's output goes wherever this process's stdout/stderr go."""
     console = console or Console(stderr=True)
     t0 = time.monotonic()
@@ -104,6 +106,8 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
     done = {g.key for g in existing}
     todo = plan_missing(spec, problems, done)
     store.write_run(run_info(spec, None, identities, previous, unsandboxed))
+    if settings is not None:  # run.toml: the command's resolved settings, rerunnable with --config
+        store.path(settings[0]).write_text(settings[1], encoding="utf-8")
     by_key = {(p.benchmark, p.id): p for ps in problems.values() for p in ps}
     total = sum(len(m) for _, _, miss in todo for m in miss.values())
     if existing:

@@ -1,4 +1,4 @@
-"""The `evalkit codeforces-rating` command (registered on the main app by cli.py): a run's Codeforces verdicts
+"""The `evalkit codeforces-rating` command (registered on the main app by evalkit/cli/__init__.py): a run's Codeforces verdicts
 plus contest standings files (written by `evalkit codeforces-standings`, fetched here with --fetch, or your own)
 -> CodeElo-style rating per contest, mean, and percentile."""
 
@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from evalkit.grading.standings_cli import api_url_option, interval_option
+from evalkit.cli.standings import api_url_option, interval_option
 
 out = Console()
 

@@ -1,4 +1,4 @@
-"""The `evalkit report` and `evalkit baseline` commands (registered on the main app by cli.py).
+"""The `evalkit report` and `evalkit baseline` commands (registered on the main app by evalkit/cli/__init__.py).
 
 Exit codes of `report`: 0 no regression, 1 at least one REGRESSED cell (with --strict also UNDERPOWERED or
 MISSING), 2 bad input (EvalkitError, mapped by cli.main).
@@ -9,32 +9,31 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
+
+from evalkit.cli.command import takes
+from evalkit.cli.options import CONFIG_OPTS
 
 # CI logs do not wrap lines, and a 12-column table squeezed into rich's default 80 columns there is unreadable.
 out = Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=160)
 err = Console(stderr=True)
 
 
+REPORT_OPTIONS = ("max_drop", "min_problems", "level", "resamples", "bootstrap_seed", "allow_mismatch",
+                  "allow_different_close", "strict", "markdown_path", "junit_path", "json_path", "by", "show_flips",
+                  *CONFIG_OPTS)
+
+
+@takes(*REPORT_OPTIONS)
 def report(
     baseline: str = typer.Argument(..., help="Baseline: a run directory, a baseline .json file, or a name in benchmarks/baselines/."),
     candidate: str = typer.Argument(..., help="Candidate: a run directory (or a baseline file)."),
-    max_drop: float = typer.Option(0.02, "--max-drop", help="Tolerated accuracy drop as a fraction (0.02 = 2 points)."),
-    min_problems: int = typer.Option(10, "--min-problems", help="Cells with fewer paired problems are UNDERPOWERED."),
-    level: float = typer.Option(0.95, "--level", help="Confidence level of the paired bootstrap CI."),
-    resamples: int = typer.Option(5000, "--resamples", help="Bootstrap resamples."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (the report is deterministic for a given seed)."),
-    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help="Compare even if dataset revision, prompt or sampling differ."),
-    allow_different_close: bool = typer.Option(False, "--allow-different-close", help="Compare even if the runs forced different --close-text at the cut."),
-    strict: bool = typer.Option(False, "--strict", help="Also exit 1 on UNDERPOWERED or MISSING cells."),
-    markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Write Markdown (appends when FILE is $GITHUB_STEP_SUMMARY)."),
-    junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML: one test case per cell."),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
-    by: Optional[str] = typer.Option(None, "--by", help="Judge each difficulty group apart: level, difficulty, rating_band or year (cells named 'math500 level=3')."),
-    show_flips: bool = typer.Option(False, "--show-flips", help="List, per cell, the problems lost and gained (also in --markdown and --json)."),
+    *, max_drop: float, min_problems: int, level: float, resamples: int, bootstrap_seed: int, allow_mismatch: bool,
+    allow_different_close: bool, strict: bool, markdown_path: Optional[Path], junit_path: Optional[Path],
+    json_path: Optional[Path], by: Optional[str], show_flips: bool, **_: Any,
 ) -> None:
     """Did the candidate get worse? Paired per-problem deltas with CIs per cell; exit 1 on a regression.
 
@@ -48,7 +47,7 @@ def report(
     from evalkit.report import Thresholds, build_report
     from evalkit.report_formats import flip_lines, json_text, junit_xml, markdown, rich_table, summary_line, write_text
 
-    thresholds = Thresholds(max_drop=max_drop, min_problems=min_problems, level=level, resamples=resamples, seed=seed)
+    thresholds = Thresholds(max_drop=max_drop, min_problems=min_problems, level=level, resamples=resamples, seed=bootstrap_seed)
     base, cand = load_outcomes(baseline), load_outcomes(candidate)
     if by is not None:
         from evalkit.breakdown import split_pair
@@ -104,8 +103,3 @@ def baseline(
     out.print(f"wrote {path}: {len(outcomes.cells)} cells, {n} problem outcomes from {run}")
     if outcomes.ungraded:
         err.print(f"[yellow]{outcomes.ungraded} generation(s) without a verdict were left out: run `evalkit grade {run}` first[/]")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("report")(report)
-    app.command("baseline")(baseline)

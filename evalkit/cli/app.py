@@ -1,8 +1,7 @@
 """What every `evalkit` command module shares: the typer app, the two consoles, and the parsers of flag text.
 
-`cli.py` declares its commands on `app` and registers the other command modules (`offload_cli`, `report_cli`, ...)
-on it; those modules import this one for the shared pieces and never import `cli`, so no command module imports
-the module that imports it. Light imports only: `evalkit --help` loads this.
+evalkit/cli/__init__.py registers every command module's commands on `app`; those modules import this one for the
+shared pieces and never import the package's __init__. Light imports only: `evalkit --help` loads this.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ app = typer.Typer(
     help="Benchmark reasoning models under token budgets: elastic thinking/solution budgets, offload "
     "simulation, and CI regression reports. Results go to results/<name>/.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion: benchmark names, strategies, presets, run directories
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)

@@ -1,4 +1,4 @@
-"""The `evalkit codeforces-standings` command (registered on the main app by cli.py): download contest standings,
+"""The `evalkit codeforces-standings` command (registered on the main app by evalkit/cli/__init__.py): download contest standings,
 rated contestants and the human rating distribution from the Codeforces API into the folder `codeforces-rating`
 reads. Light imports only."""
 
@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from evalkit.cli_app import console, split_list
+from evalkit.cli.app import console, split_list
 
 
 def api_url_option() -> Optional[str]:

@@ -1,4 +1,4 @@
-"""The `evalkit serve-check` command (registered on the main app by cli.py): does a server serve the model and
+"""The `evalkit serve-check` command (registered on the main app by evalkit/cli/__init__.py): does a server serve the model and
 tokenizer a run expects? Exit codes: 0 every check passed (or was skipped), 1 a check failed, 2 bad input."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `evalkit view` command (registered on the main app by cli.py): run directories -> one HTML file."""
+"""The `evalkit view` command (registered on the main app by evalkit/cli/__init__.py): run directories -> one HTML file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from evalkit.cli_app import out
+from evalkit.cli.app import out
 
 
 def view(
