@@ -26,8 +26,21 @@ class Opt:
 
     def typer_option(self, default: Any = ...) -> Any:
         value = self.default if default is ... else default
-        return typer.Option(value, *self.flags, help=self.help, rich_help_panel=self.panel, show_default=value not in (None, [], ""),
-                            **self.extra)
+        extra = dict(self.extra)
+        if self.type is not bool:  # short metavars keep --help's option column narrow in 80 columns
+            extra.setdefault("metavar", self.metavar())
+        return typer.Option(value, *self.flags, help=self.help, rich_help_panel=self.panel,
+                            show_default=value not in (None, [], ""), **extra)
+
+    def metavar(self) -> str:
+        text = str(self.type)
+        if "Path" in text:
+            return "PATH"
+        if "int" in text:
+            return "N"
+        if "float" in text:
+            return "X"
+        return "LIST" if self.listy else "TEXT"
 
 
 def _complete_benchmarks(incomplete: str) -> list[str]:
