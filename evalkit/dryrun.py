@@ -247,10 +247,12 @@ def plan_sweep(spec: SweepSpec, profile: str | Sequence[str] | None = None, cost
     for name in spec.benchmarks:
         bench = get_benchmark(name)
         probs = problems[name]
-        if probs is None:  # counts only: keys on disk cannot be matched to problems, so the whole planned is to go
+        if probs is None:
+            # Counts only: problem ids are unknown, so rows on disk are matched by benchmark, strategy, budget and
+            # sample, and the bound assumes every problem x sample still lacks every point.
             todo = [(None, s, {st: spec.budget_points for st in spec.strategy})
                     for _ in range(counts[name]) for s in range(spec.samples)]
-            held = {(st): sum(1 for k in done if k[0] == name and k[3] == st and k[4] in labels and k[2] < spec.samples)
+            held = {st: sum(1 for k in done if k[0] == name and k[3] == st and k[4] in labels and k[2] < spec.samples)
                     for st in spec.strategy}
         else:
             todo = [m for m in missing if m[0].benchmark == name]  # type: ignore[misc]
@@ -272,13 +274,13 @@ def plan_sweep(spec: SweepSpec, profile: str | Sequence[str] | None = None, cost
             on_disk = planned - to_go if probs is not None else min(planned, held.get(st, 0))
             if probs is None:
                 to_go = planned - on_disk
-                # Which budgets are on disk is unknown here: bound as if every problem x sample lacked them all.
             rows.append(PlanRow(name, st, counts[name], spec.samples, len(spec.budget_points), planned, on_disk, to_go,
                                 bound if to_go else 0, requests, prompts * prompt, prompt + longest, notes.get(name),
                                 count_known=_known(name, probs)))
     plan = Plan("sweep", spec.run_dir, resume, rows, notes=_sweep_notes(spec))
     if profile:
-        plan.estimate = _estimate(plan, _load(profile), {"model": _entry(_load(profile), cost_entry, spec.engine.model)})
+        prof = _load(profile)
+        plan.estimate = _estimate(plan, prof, {"model": _entry(prof, cost_entry, spec.engine.model)})
     return plan
 
 
