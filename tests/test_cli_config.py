@@ -57,7 +57,7 @@ def recorded(monkeypatch, tmp_path):
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "evalkit", *args], capture_output=True, text=True, cwd=cwd,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-                               "COLUMNS": "200"})
+                               "COLUMNS": "200" if "--dry-run" not in args else "80"})
 
 
 def settings_of(spec) -> dict:
@@ -221,3 +221,27 @@ def test_run_toml_holds_settings_only():
     for invocation in ("dry_run", "json", "verbose", "allow_unsandboxed", "config", "preset"):
         assert invocation not in keys
     assert "budgets" in keys and "out" in keys and "share_thinking" in keys
+
+
+def test_e1_math_dry_run_prints_the_papers_plan_and_starts_nothing(tmp_path):
+    data = Path(__file__).resolve().parent / "fixtures" / "data"
+    res = cli("sweep", "--preset", "e1-math", "--dry-run", "--data-dir", str(data), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    text = " ".join(res.stdout.split())  # rich wraps at 80 columns
+    for want in ("preset e1-math", "16 per problem", "temperature 0.6", "top-p 0.95",
+                 "elastic: thinking t = 512, 1k, 2k, 3k + unconstrained; solution s = 1k",
+                 "prompt aime24 {problem} Let's think step by step and output the final answer within \\boxed{}.",
+                 "math500", "amc23", "nothing was started"):
+        assert want in text, want
+    assert max(len(line) for line in res.stdout.splitlines()) <= 80
+    assert not (tmp_path / "results").exists()
+    assert "starting engine" not in res.stderr and "building" not in res.stderr
+
+
+def test_offload_dry_run_with_a_profile_estimates_time(tmp_path):
+    res = cli("offload-sim", "--dry-run", "--limit", "3", "--policies", "none,big", "--profile", "splitreason-a6000",
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    text = " ".join(res.stdout.split())
+    assert "policies none, big" in text and "time (splitreason-a6000" in text and "nothing was started" in text
+    assert not (tmp_path / "results").exists()

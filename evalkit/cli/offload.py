@@ -50,7 +50,10 @@ def offload_sim(**o: Any) -> None:
     if o["dry_run"]:
         from evalkit.dryrun import plan_offload, render
 
-        out.print(render(plan_offload(spec, spec.profiles[0] if o["profile"] else None), out.width))
+        out.print(f"[bold]plan of evalkit offload-sim[/]: {spec.engine.model} + {spec.big.model}, policies "
+                  f"{', '.join(spec.policies)}, thinking {spec.thinking_budget} + solution {spec.solution_budget} "
+                  f"tokens, {spec.samples} samples at temperature {spec.sampling.temperature:g}")
+        out.print(render(plan_offload(spec, list(o["profile"]) or None), out.width))
         return
     from evalkit.offload_run import run_offload_sweep
 

@@ -40,7 +40,8 @@ def sweep(**o: Any) -> None:
     if o["dry_run"]:
         from evalkit.dryrun import plan_sweep, render
 
-        out.print(render(plan_sweep(spec, o["profile"][0] if o["profile"] else None), out.width))
+        print_settings(spec, o.get("preset"))
+        out.print(render(plan_sweep(spec, o["profile"] or None), out.width))
         return
     from evalkit.sweep import run_sweep
 
@@ -63,6 +64,30 @@ def sweep(**o: Any) -> None:
         f"[green]done[/]: {result.generated} new generations, {result.graded} graded, "
         f"{result.wall_seconds:.1f}s -> {result.run_dir}/ (summary.csv, plots/)"
     )
+
+
+def print_settings(spec: "SweepSpec", preset: str | None) -> None:
+    """--dry-run's head: what the run would do, in the user's terms (the table below says how much)."""
+    from rich.table import Table
+
+    from evalkit.benchmarks import get_benchmark
+    from evalkit.config import budget_label
+
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="cyan", no_wrap=True)
+    t.add_column(overflow="fold")
+    budgets = ", ".join(budget_label(b) for b in spec.budgets) + (" + unconstrained" if spec.unconstrained else "")
+    limit = f", context limit {spec.engine.max_model_len}" if spec.engine.max_model_len else ""
+    t.add_row("model", f"{spec.engine.model} ({spec.engine.kind} engine{limit})")
+    t.add_row("budgets", f"{', '.join(spec.strategy)}: thinking t = {budgets}; solution s = "
+                         f"{budget_label(spec.solution_budget)}")
+    t.add_row("sampling", f"{spec.samples} per problem, temperature {spec.sampling.temperature:g}, top-p "
+                          f"{spec.sampling.top_p:g}, seed {spec.seed}")
+    for name in spec.benchmarks:
+        template = spec.prompts.get(name, spec.prompts.get("*", get_benchmark(name).default_prompt))
+        t.add_row(f"prompt {name}", template.replace("{{", "{").replace("}}", "}"))
+    out.print(f"[bold]plan of evalkit sweep[/]{f' (preset {preset})' if preset else ''}")
+    out.print(t)
 
 
 def sweep_spec(**o: Any) -> "SweepSpec":
