@@ -245,3 +245,23 @@ def test_offload_dry_run_with_a_profile_estimates_time(tmp_path):
     text = " ".join(res.stdout.split())
     assert "policies none, big" in text and "time (splitreason-a6000" in text and "nothing was started" in text
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("words,want,unwanted", [
+    ("evalkit sweep --benchmarks ma", "math500", "aime24"),
+    ("evalkit sweep --benchmarks aime24,li", "aime24,livecodebench", "math500"),
+    ("evalkit sweep --strategy ela", "elastic", "truncate"),
+    ("evalkit offload-sim --preset e1", "e1-math", "s1"),
+    ("evalkit grade results/r", "results/run-a", "results/zz-other"),
+])
+def test_shell_completion(tmp_path, monkeypatch, words, want, unwanted):
+    for name in ("run-a", "other"):
+        (tmp_path / "results" / name).mkdir(parents=True)
+        (tmp_path / "results" / name / "run.json").write_text("{}")
+    (tmp_path / "results" / "other").rename(tmp_path / "results" / "zz-other")
+    monkeypatch.chdir(tmp_path)
+    env = {"_EVALKIT_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
+    res = runner.invoke(app, [], prog_name="evalkit", env=env)
+    offered = res.output.split()
+    assert want in offered, res.output
+    assert unwanted not in offered

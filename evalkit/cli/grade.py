@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import typer
 
+from evalkit.cli.options import complete_runs
 from evalkit.cli.app import out
 from evalkit.cli.output import print_summary
 from evalkit.cli.sandbox import allow_unsandboxed_option, print_unsandboxed_note
@@ -14,7 +15,7 @@ from evalkit.errors import EvalkitError
 
 
 def grade(
-    run: Path = typer.Argument(..., help="Run directory (results/<name>)."),
+    run: Path = typer.Argument(..., autocompletion=complete_runs, help="Run directory (results/<name>)."),
     regrade: bool = typer.Option(False, "--regrade", help="Grade every generation again (new verdicts win)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Code benchmarks: folder with the tests' files, when the "
                                            "run's own --data-dir is not on this machine (math grades from problems.jsonl)."),

@@ -68,6 +68,12 @@ def _complete_presets(incomplete: str) -> list[str]:
     return [n for n in preset_names() if n.startswith(incomplete)]
 
 
+def complete_runs(incomplete: str) -> list[str]:
+    """Run directories under ./results (any folder with a run.json), for the commands that read runs."""
+    found = sorted(str(p.parent) for p in Path("results").glob("*/run.json"))
+    return [r for r in found if r.startswith(incomplete)] or [r for r in found if Path(r).name.startswith(incomplete)]
+
+
 MODEL, BENCH, BUDGET, SAMPLING, RUN, ENGINE_P, GRADING, OFFLOAD, CONFIG = (
     "Model", "Benchmarks", "Budgets", "Sampling", "Run", "Engine", "Grading", "Offload", "Config")
 
@@ -156,7 +162,7 @@ _ALL = [
     Opt("seed", ("--seed",), int, 0, "Base seed; each sample and phase derives its own.", SAMPLING),
     # offload -----------------------------------------------------------------------------------------------------
     Opt("from_run", ("--from-run",), Optional[Path], None, "Re-simulate latency of an offload run from its files (no "
-        "model).", OFFLOAD),
+        "model).", OFFLOAD, extra={"autocompletion": complete_runs}),
     Opt("profile", ("--profile",), List[str], [], "Cost profile: splitreason-a6000 or a JSON file from `evalkit "
         "calibrate`; repeat to merge. With --dry-run: the time estimate's profile.", OFFLOAD),
     Opt("small_cost", ("--small-cost",), Optional[str], None, "Profile entry for the small model (splitreason-a6000: "

@@ -7,12 +7,13 @@ from typing import List, Optional
 
 import typer
 
+from evalkit.cli.options import complete_runs
 from evalkit.cli.app import out
 from evalkit.errors import EvalkitError
 
 
 def plot(
-    runs: List[Path] = typer.Argument(..., help="Run directories (or baseline .json files) to draw on the same axes."),
+    runs: List[Path] = typer.Argument(..., autocompletion=complete_runs, help="Run directories (or baseline .json files) to draw on the same axes."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Folder for figures (default: RUN/plots for one run, results/compare/plots for several)."),
     pareto: bool = typer.Option(False, "--pareto", help="Mark the accuracy/token Pareto frontier."),
     label: List[str] = typer.Option([], "--label", help="Legend name per run, in order (default: folder or file names)."),

@@ -11,13 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evalkit.cli.options import complete_runs
 from evalkit.cli.standings import api_url_option, interval_option
 
 out = Console()
 
 
 def codeforces_rating(
-    run: Path = typer.Argument(..., help="Run directory with codeforces grades (results/<name>)."),
+    run: Path = typer.Argument(..., autocompletion=complete_runs, help="Run directory with codeforces grades (results/<name>)."),
     standings: List[Path] = typer.Option(..., "--standings", help="Standings JSON file(s) or folder(s), one file per contest."),
     budget: Optional[str] = typer.Option(None, "--budget", help="Budget label to rate (default: the largest in the run)."),
     strategy: str = typer.Option("elastic", "--strategy", help="Strategy label to rate."),

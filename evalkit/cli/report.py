@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from evalkit.cli.command import takes
-from evalkit.cli.options import CONFIG_OPTS
+from evalkit.cli.options import CONFIG_OPTS, complete_runs
 
 # CI logs do not wrap lines, and a 12-column table squeezed into rich's default 80 columns there is unreadable.
 out = Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=160)
@@ -29,8 +29,8 @@ REPORT_OPTIONS = ("max_drop", "min_problems", "level", "resamples", "bootstrap_s
 
 @takes(*REPORT_OPTIONS)
 def report(
-    baseline: str = typer.Argument(..., help="Baseline: a run directory, a baseline .json file, or a name in benchmarks/baselines/."),
-    candidate: str = typer.Argument(..., help="Candidate: a run directory (or a baseline file)."),
+    baseline: str = typer.Argument(..., autocompletion=complete_runs, help="Baseline: a run directory, a baseline .json file, or a name in benchmarks/baselines/."),
+    candidate: str = typer.Argument(..., autocompletion=complete_runs, help="Candidate: a run directory (or a baseline file)."),
     *, max_drop: float, min_problems: int, level: float, resamples: int, bootstrap_seed: int, allow_mismatch: bool,
     allow_different_close: bool, strict: bool, markdown_path: Optional[Path], junit_path: Optional[Path],
     json_path: Optional[Path], by: Optional[str], show_flips: bool, **_: Any,
@@ -82,7 +82,7 @@ def report(
 
 
 def baseline(
-    run: Path = typer.Argument(..., help="Run directory to summarise (results/<name>)."),
+    run: Path = typer.Argument(..., autocompletion=complete_runs, help="Run directory to summarise (results/<name>)."),
     output: Path = typer.Option(..., "--output", "-o", help="Baseline file to write, e.g. benchmarks/baselines/<name>.json."),
 ) -> None:
     """Write a compact baseline file (per-problem outcomes + comparability identity) from a run.

@@ -7,11 +7,12 @@ from typing import List, Optional
 
 import typer
 
+from evalkit.cli.options import complete_runs
 from evalkit.cli.app import out
 
 
 def view(
-    runs: List[Path] = typer.Argument(..., help="Run directories (results/<name>); with two or more, the first is the reference for flips."),
+    runs: List[Path] = typer.Argument(..., autocompletion=complete_runs, help="Run directories (results/<name>); with two or more, the first is the reference for flips."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="HTML file to write (default: RUN/view.html for one run, results/compare/view.html for several)."),
     max_chars: Optional[int] = typer.Option(None, "--max-chars", min=1, help="Keep at most N characters of each thinking, solution and grader detail (a smaller page for long runs)."),
 ) -> None:
