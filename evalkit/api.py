@@ -115,11 +115,12 @@ class UnknownOption(EvalkitError, TypeError):
 
 def sweep_options() -> dict[str, Any]:
     """`evalkit sweep`'s options (Python names, e.g. solution_budget for --solution-budget) and their defaults;
-    not those about one command-line invocation (--config, --preset, --dry-run, --json)."""
-    from evalkit.cli.options import INVOCATION, OPTIONS
+    not those that only make sense on a command line (--config, --preset, --dry-run and its --profile, --json)."""
+    from evalkit.cli.options import OPTIONS
     from evalkit.cli.sweep import SWEEP_OPTIONS
 
-    return {n: OPTIONS[n].default for n in SWEEP_OPTIONS if n not in INVOCATION and n != "profile"}
+    cli_only = ("config", "preset", "dry_run", "profile", "as_json")
+    return {n: OPTIONS[n].default for n in SWEEP_OPTIONS if n not in cli_only}
 
 
 def _as_flag_text(name: str, value: Any, default: Any) -> Any:

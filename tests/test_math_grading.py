@@ -139,7 +139,7 @@ def test_unparseable_gold_is_a_grader_error_shown_in_the_summary(grader, tmp_pat
 
     from rich.console import Console
 
-    import evalkit.cli as cli
+    import evalkit.cli.output as cli_output
     from evalkit.store import SUMMARY
     from evalkit.summary import read_summary, summarize, write_summary
     from evalkit.types import Generation, GradeRecord
@@ -155,6 +155,6 @@ def test_unparseable_gold_is_a_grader_error_shown_in_the_summary(grader, tmp_pat
     write_summary([row], tmp_path / SUMMARY)
     assert read_summary(tmp_path / SUMMARY)[0]["errors"] == "3"
     printed = StringIO()
-    monkeypatch.setattr(cli, "out", Console(file=printed, width=200))
-    cli._print_summary(tmp_path)
+    monkeypatch.setattr(cli_output, "out", Console(file=printed, width=200))
+    cli_output.print_summary(tmp_path)
     assert "not graded: 3 grader errors, 0 grading timeouts" in printed.getvalue()

@@ -286,11 +286,17 @@ def test_github_actions_example_runs_against_the_shipped_baseline(monkeypatch, t
     opt = lambda a, k: a[a.index(k) + 1]  # noqa: E731
     shipped = repo / next(a for a in argv.values() if a[1] == "report")[2]  # the baseline the workflow names
     base = read_baseline(shipped)
-    assert base.identity.sampling["temperature"] == float(opt(sweep, "--temperature"))
-    assert base.identity.solution_budget == int(opt(sweep, "--solution-budget"))
-    assert sorted(int(c.budget) for c in base.cells.values()) == sorted(int(b) for b in opt(sweep, "--budgets").split(","))
-    assert {c.benchmark for c in base.cells.values()} == {opt(sweep, "--benchmarks")}
-    assert all(len(c.problems) == int(opt(sweep, "--limit")) for c in base.cells.values())
+    # The sweep step names a preset: the baseline must have been made with the preset's settings.
+    from evalkit.cli.settings import file_settings, preset_path
+    from evalkit.cli.sweep import SWEEP_OPTIONS
+
+    preset = file_settings(preset_path(opt(sweep, "--preset")), "preset", "sweep", SWEEP_OPTIONS)
+    assert base.identity.sampling["temperature"] == float(preset["temperature"])
+    assert base.identity.solution_budget == int(preset["solution_budget"])
+    assert sorted(int(c.budget) for c in base.cells.values()) == sorted(int(b) for b in preset["budgets"].split(","))
+    assert {c.benchmark for c in base.cells.values()} == {preset["benchmarks"]}
+    assert all(len(c.problems) == preset["limit"] for c in base.cells.values())
+    assert base.identity.model == preset["model"]
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "benchmarks" / "baselines").mkdir(parents=True)
