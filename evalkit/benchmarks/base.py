@@ -48,6 +48,7 @@ class Benchmark:
     read_local: Callable[[Path, dict[str, Any]], tuple[list[dict[str, Any]], dict[str, Any]]] | None = None
     read_hub: Callable[[dict[str, Any]], tuple[list[dict[str, Any]], dict[str, Any]]] | None = None
     select: Callable[[list[dict[str, Any]], dict[str, Any]], list[dict[str, Any]]] | None = None
+    card: str | None = None  # a benchmark card's absolute path (evalkit/benchmarks/cards.py); None: built in
 
 
 def data_dir_from(explicit: str | None) -> Path | None:
