@@ -54,6 +54,7 @@ SOURCE_KEYS = ("path", "hub", "revision", "split", "config", "data_files")
 HUB_ONLY = ("revision", "split", "config", "data_files")
 FIELD_KEYS = {"math": ("id", "problem", "answer"), "code": ("id", "problem", "tests", "func_name", "starter_code")}
 PROMPT_KEYS = ("template", "system")
+TABLES = {"source": SOURCE_KEYS, "fields": FIELD_KEYS["math"] + FIELD_KEYS["code"], "prompt": PROMPT_KEYS}
 ROW_KEYS = ("problem", "answer", "tests")  # fields every row must have (id too, when the card names one)
 
 
@@ -93,7 +94,9 @@ def _unknown(path: Path, table: str, keys: Iterable[str], valid: tuple[str, ...]
     for key in keys:
         if key not in valid:
             close = difflib.get_close_matches(key, valid, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "remove it"
+            home = [t for t, keys in TABLES.items() if key in keys and f"[{t}]" != table] if table == "the card" else []
+            hint = (f"did you mean {close[0]!r}?" if close else
+                    f"move it under a [{home[0]}] line" if home else "remove it")
             raise EvalkitError(f"{path}: unknown key {key!r} in {table}: {hint} (valid keys: {', '.join(valid)})")
 
 
@@ -156,8 +159,8 @@ def _fields(path: Path, kind: str, doc: dict[str, Any]) -> dict[str, str]:
     for key in doc:
         other = "code" if kind == "math" else "math"
         if key not in valid and key in FIELD_KEYS[other]:
-            raise EvalkitError(f"{path}: [fields] {key} is for {other} cards, this card has kind = {kind!r}: "
-                               f"remove it or set kind = {other!r}")
+            raise EvalkitError(f"{path}: [fields] {key} is for {other} cards, this card has kind = \"{kind}\": "
+                               f"remove it or set kind = \"{other}\"")
     _unknown(path, "[fields]", doc, valid)
     needed = ("problem", "answer") if kind == "math" else ("problem", "tests")
     out = {}
@@ -192,7 +195,7 @@ def parse_card(path: str | Path) -> Card:
     _unknown(path, "the card", doc, TOP_KEYS)
     name = str(_text(path, "the card", doc, "name", True, '"mymath"'))
     if not NAME.fullmatch(name):
-        raise EvalkitError(f"{path}: name {name!r} may hold only a-z, 0-9 and _: e.g. name = {_slug(name)!r}")
+        raise EvalkitError(f"{path}: name {name!r} may hold only a-z, 0-9 and _: e.g. name = {json.dumps(_slug(name))}")
     kind = str(_text(path, "the card", doc, "kind", True, '"math"'))
     if kind not in FIELD_KEYS:
         raise EvalkitError(f"{path}: kind {kind!r} is not one of math, code: set kind = \"math\" (gold answers) "
