@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -308,3 +310,13 @@ def test_math_card_sweeps_and_grades_end_to_end(demo_engine, tmp_path):
     info = json.loads((run / "run.json").read_text())
     assert info["spec"]["benchmark_cards"] == [str(card.resolve())]
     assert info["datasets"]["mymath"]["card_sha256"] and info["datasets"]["mymath"]["sha256"]
+    # A fresh process knows the card only from run.json: resuming finds it there and has nothing left to do.
+    del REGISTRY["mymath"]
+    assert run_sweep(spec, engine=demo_engine).generated == 0
+    # A copied run grades math without the card or its rows: the golds are in problems.jsonl.
+    card.unlink()
+    (tmp_path / "mymath.jsonl").unlink()
+    done = subprocess.run([sys.executable, "-m", "evalkit", "grade", str(run), "--regrade"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len((run / "grades.jsonl").read_text().splitlines()) == 20  # regraded rows appended, new verdicts win
