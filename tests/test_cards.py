@@ -168,6 +168,16 @@ def test_code_card_uses_livecodebench_tests_prompt_and_grades_in_the_sandbox(tmp
     assert [v.status for v in verdicts] == ["accepted", "wrong_answer"]
 
 
+def test_hub_card_is_pinned_to_its_commit(tmp_path):
+    from evalkit.benchmarks.base import HubSource
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    text = CARD.replace('path = "mymath.jsonl"', f'hub = "org/sums"\nrevision = "{sha}"\ndata_files = "test.parquet"')
+    register_cards([math_card(tmp_path, text)])
+    bench = get_benchmark("mymath")
+    assert bench.hub == HubSource("org/sums", sha, split="test", data_files="test.parquet") and bench.local_files == ()
+
+
 # ---- validation: one line, names the key and the fix ---------------------------------------------------------
 
 
@@ -209,6 +219,14 @@ def test_row_lacking_a_field_names_file_line_and_the_columns(tmp_path):
         load_problems("mymath", None)
     assert str(e.value) == (f"{(tmp_path / 'mymath.jsonl').resolve()}:7 has no field 'question': "
                             "set [fields] problem to one of: gold, key, q")
+
+
+def test_row_with_an_empty_answer_is_named(tmp_path):
+    register_cards([math_card(tmp_path)])
+    with (tmp_path / "mymath.jsonl").open("a") as f:
+        f.write(json.dumps({"key": "s6", "question": "What is 1 + 1?", "gold": None}) + "\n")
+    with pytest.raises(EvalkitError, match=r"mymath.jsonl:6 has an empty 'gold' \(\[fields\] answer\): fill it in"):
+        load_problems("mymath", None)
 
 
 def test_missing_card_file(tmp_path):

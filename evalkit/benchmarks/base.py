@@ -129,8 +129,9 @@ def _hub_rows(bench: Benchmark) -> list[dict[str, Any]]:
         ) from None
     try:
         if hub.data_files:
+            builder = "parquet" if hub.data_files.endswith(".parquet") else "json"
             ds = datasets.load_dataset(
-                "json", data_files=f"hf://datasets/{hub.repo}@{hub.revision}/{hub.data_files}", split="train"
+                builder, data_files=f"hf://datasets/{hub.repo}@{hub.revision}/{hub.data_files}", split="train"
             )
         else:
             ds = datasets.load_dataset(hub.repo, hub.config, split=hub.split, revision=hub.revision)

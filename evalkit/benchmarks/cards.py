@@ -257,6 +257,8 @@ def check_rows(card: Card, rows: list[dict[str, Any]], where: list[str]) -> None
             if column not in row:
                 columns = ", ".join(sorted(map(str, row))) or "(none)"
                 raise EvalkitError(f"{place} has no field {column!r}: set [fields] {key} to one of: {columns}")
+            if row[column] is None or (isinstance(row[column], str) and not row[column].strip()):
+                raise EvalkitError(f"{place} has an empty {column!r} ([fields] {key}): fill it in or remove that row")
 
 
 def read_card_rows(card: Card) -> tuple[list[dict[str, Any]], dict[str, Any]]:
