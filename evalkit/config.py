@@ -133,6 +133,11 @@ class EngineSpec:
             raise EvalkitError(f"--request-timeout must be > 0 seconds (got {self.request_timeout})")
 
 
+def card_files(paths: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Benchmark card paths made absolute, so a resumed run or `evalkit grade` finds them from any folder."""
+    return tuple(dict.fromkeys(str(Path(p).expanduser().resolve()) for p in paths))
+
+
 def check_runner_options(max_inflight: int | None, grade_workers: int | None) -> None:
     if max_inflight is not None and max_inflight < 1:
         raise EvalkitError(f"--max-inflight must be >= 1 request (got {max_inflight})")
@@ -160,6 +165,7 @@ class SweepSpec:
     prompts: dict[str, str] = field(default_factory=dict)  # benchmark (or "*") -> template with {problem}
     data_dir: str | None = None
     benchmark_options: dict[str, Any] = field(default_factory=dict)  # e.g. arith difficulty / count
+    benchmark_cards: tuple[str, ...] = ()  # card files (absolute) that define custom benchmarks of this run
     max_inflight: int | None = None  # requests in flight at most (default: what the engine can schedule)
     grade_timeout: float = 10.0
     grade_workers: int | None = None  # grading processes (default: the CPUs left beside the engine)
@@ -168,6 +174,7 @@ class SweepSpec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "strategy", parse_strategies(self.strategy))
         object.__setattr__(self, "close_text", resolve_close_text(self.close_text))
+        object.__setattr__(self, "benchmark_cards", card_files(self.benchmark_cards))
         if self.min_thinking < 0:
             raise EvalkitError(f"--min-thinking must be >= 0 tokens (got {self.min_thinking})")
         if not self.prompt_cap >= 1.0:

@@ -16,13 +16,13 @@ from typing import Any
 
 from rich.console import Console
 
-from evalkit.benchmarks import get_benchmark
+from evalkit.benchmarks import get_benchmark, register_spec_cards
 from evalkit.config import EngineSpec
 from evalkit.engines.base import Engine
 from evalkit.engines.factory import build_engine
 from evalkit.engines.models import resolve_model
 from evalkit.errors import EvalkitError
-from evalkit.config import check_runner_options
+from evalkit.config import card_files, check_runner_options
 from evalkit.engines.streaming import streaming
 from evalkit.grading.dispatch import code_isolation
 from evalkit.reasoning.jobs import Job
@@ -60,6 +60,7 @@ class OffloadSpec:
     prompts: dict[str, str] = field(default_factory=dict)
     data_dir: str | None = None
     benchmark_options: dict[str, Any] = field(default_factory=dict)
+    benchmark_cards: tuple[str, ...] = ()  # card files (absolute) that define custom benchmarks of this run
     max_inflight: int | None = None  # requests in flight at most, both models together (default: their capacity)
     grade_timeout: float = 10.0
     grade_workers: int | None = None
@@ -72,6 +73,7 @@ class OffloadSpec:
     strategy = STRATEGY  # a class constant, not a field: run.json keeps sweep-side readers on their defaults
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "benchmark_cards", card_files(self.benchmark_cards))
         if not self.benchmarks:
             raise EvalkitError("no benchmark given: pass --benchmarks, e.g. --benchmarks arith")
         if not self.policies:
@@ -224,6 +226,7 @@ def run_offload_sweep(spec: OffloadSpec, console: Console | None = None,
     # Cost profile first: a typo there should not cost an engine start.
     costs = pick_costs(merge_profiles([load_profile(p) for p in spec.profiles]), spec.small_cost, spec.big_cost,
                        spec.engine.model, spec.big.model)
+    register_spec_cards(spec)  # the run's own benchmark cards, before any name is looked up
     # Code benchmarks need an isolated sandbox (or the user's explicit yes), known before any engine starts.
     isolation = code_isolation((get_benchmark(n).kind for n in spec.benchmarks), allow_unsandboxed)
     unsandboxed = isolation == "none"

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from evalkit.benchmarks import get_benchmark
+from evalkit.benchmarks import get_benchmark, register_spec_cards
 from evalkit.config import SweepSpec, budget_label
 from evalkit.engines.base import Engine
 from evalkit.engines.factory import build_engine
@@ -92,6 +92,7 @@ def run_sweep(spec: SweepSpec, console: Console | None = None, engine: Engine | 
     keep the terminal. None: the engine's output goes wherever this process's stdout/stderr go."""
     console = console or Console(stderr=True)
     t0 = time.monotonic()
+    register_spec_cards(spec)  # the run's own benchmark cards, before any name is looked up
     # Before anything is written or started: code benchmarks need an isolated sandbox (or the user's explicit yes).
     isolation = code_isolation((get_benchmark(n).kind for n in spec.benchmarks), allow_unsandboxed)
     unsandboxed = isolation == "none"

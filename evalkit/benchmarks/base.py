@@ -48,6 +48,7 @@ class Benchmark:
     read_local: Callable[[Path, dict[str, Any]], tuple[list[dict[str, Any]], dict[str, Any]]] | None = None
     read_hub: Callable[[dict[str, Any]], tuple[list[dict[str, Any]], dict[str, Any]]] | None = None
     select: Callable[[list[dict[str, Any]], dict[str, Any]], list[dict[str, Any]]] | None = None
+    card: str | None = None  # a benchmark card's absolute path (evalkit/benchmarks/cards.py); None: built in
 
 
 def data_dir_from(explicit: str | None) -> Path | None:
@@ -128,8 +129,9 @@ def _hub_rows(bench: Benchmark) -> list[dict[str, Any]]:
         ) from None
     try:
         if hub.data_files:
+            builder = "parquet" if hub.data_files.endswith(".parquet") else "json"
             ds = datasets.load_dataset(
-                "json", data_files=f"hf://datasets/{hub.repo}@{hub.revision}/{hub.data_files}", split="train"
+                builder, data_files=f"hf://datasets/{hub.repo}@{hub.revision}/{hub.data_files}", split="train"
             )
         else:
             ds = datasets.load_dataset(hub.repo, hub.config, split=hub.split, revision=hub.revision)

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence
 
 from rich.console import Console
 
-from evalkit.benchmarks import get_benchmark, load_problems
+from evalkit.benchmarks import get_benchmark, load_problems, register_spec_cards
 from evalkit.difficulty import fields_present, problem_metadata
 from evalkit.engines.streaming import StreamingEngine
 from evalkit.frames import write_samples_parquet
@@ -32,6 +32,8 @@ from evalkit.types import Generation, Problem
 def load_all_problems(spec: Any) -> tuple[dict[str, list[Problem]], dict[str, Any]]:
     """Problems of every benchmark of a spec (SweepSpec or OffloadSpec), and each dataset's identity."""
     problems, identities = {}, {}
+    # The run's benchmark cards first (absolute paths in run.json), so a resumed run finds its custom benchmarks.
+    register_spec_cards(spec)
     for name in spec.benchmarks:
         get_benchmark(name)  # unknown names fail before any data is read
     for name in spec.benchmarks:
