@@ -26,7 +26,7 @@ def grade(
     Math answers are checked against the gold in the run's problems.jsonl, so a copied run directory regrades
     without the benchmark data; code needs its tests (found through --data-dir or the run's own source).
     """
-    from evalkit.benchmarks import load_problems
+    from evalkit.benchmarks import load_problems, register_spec_cards
     from evalkit.config import SweepSpec
     from evalkit.grading.dispatch import Grading, code_isolation
     from evalkit.run.grading import default_grade_workers
@@ -37,6 +37,7 @@ def grade(
 
     store = RunStore(run)
     spec = SweepSpec.from_json(store.read_run()["spec"])
+    register_spec_cards(spec)  # a card benchmark's code tests are found through its card
     gens = store.generations()
     have = {} if regrade else store.grades()
     pending = [g for g in gens if g.key not in have]

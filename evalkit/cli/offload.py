@@ -95,7 +95,7 @@ def offload_spec(**o: Any) -> "OffloadSpec":
         small_cost=o["small_cost"], big_cost=o["big_cost"],
         small_params=parse_params(o["small_params"], "--small-params") if o["small_params"] else None,
         big_params=parse_params(o["big_params"], "--big-params") if o["big_params"] else None,
-        **({"benchmark_cards": cards} if cards else {}),
+        benchmark_cards=cards,
     )
 
 

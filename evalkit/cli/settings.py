@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import tomllib
 import typing
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,10 @@ def key_of(opt: Opt) -> str:
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

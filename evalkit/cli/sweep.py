@@ -122,7 +122,7 @@ def sweep_spec(**o: Any) -> "SweepSpec":
         grade_timeout=o["grade_timeout"],
         grade_workers=o["grade_workers"],
         out_root=o["out_root"],
-        **({"benchmark_cards": cards} if cards else {}),
+        benchmark_cards=cards,
     )
 
 
@@ -151,11 +151,8 @@ def benchmark_options(**o: Any) -> dict[str, Any]:
 
 def register_cards(paths: list[str] | tuple) -> tuple[str, ...]:
     """--benchmark-card FILE...: make the cards' benchmarks known; the run remembers their absolute paths."""
-    if not paths:
-        return ()
-    from evalkit.benchmarks.cards import register_cards as register
+    from evalkit.benchmarks import register_cards as register
 
     cards = tuple(str(Path(p).expanduser().resolve()) for p in paths)
     register(cards)
     return cards
-
