@@ -145,7 +145,8 @@ def sweep(**options: Any) -> Run:
     """
     from rich.console import Console
 
-    from evalkit.cli.sweep import sweep_spec
+    from evalkit.cli.settings import RUN_TOML, settings_toml
+    from evalkit.cli.sweep import SWEEP_OPTIONS, sweep_spec
     from evalkit.sweep import run_sweep
 
     known = sweep_options()
@@ -160,7 +161,8 @@ def sweep(**options: Any) -> Run:
     verbose = bool(values.pop("verbose"))
     console = Console(stderr=True)
     result = run_sweep(sweep_spec(**values), console, allow_unsandboxed=allow_unsandboxed,
-                       engine_log=None if verbose else (console,))
+                       engine_log=None if verbose else (console,),
+                       settings=(RUN_TOML, settings_toml("sweep", values, SWEEP_OPTIONS)))
     return Run(result.run_dir)
 
 

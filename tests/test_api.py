@@ -88,6 +88,21 @@ def test_problems_jsonl_schema_and_growth_through_the_cli(demo_run, data_dir, tm
     assert len(evalkit.load_run(grown).samples) == (PROBLEMS + 1) * SAMPLES * len(BUDGETS)
 
 
+def test_run_toml_reruns_the_same_settings_without_an_engine(demo_run, tmp_path):
+    """The run.toml a run writes, given back with --config, resolves to the very spec in run.json: the resume finds
+    every generation on disk, starts no engine, and run.json's settings stay identical."""
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_run, copy)
+    spec_before = json.loads((copy / "run.json").read_text())["spec"]
+    toml = (copy / "run.toml").read_text()
+    assert 'model = "smollm2-demo"' in toml and "budgets = " in toml and "samples = 2" in toml
+    out = cli("sweep", "--config", str(copy / "run.toml"), "--out", str(tmp_path), "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout)["generated"] == 0 and "starting engine" not in out.stderr
+    spec_after = json.loads((copy / "run.json").read_text())["spec"]
+    assert {**spec_after, "out_root": None} == {**spec_before, "out_root": None}
+
+
 def test_copied_run_regrades_reports_and_plots_without_the_data(demo_run, tmp_path):
     copy = tmp_path / "elsewhere" / "demo"
     shutil.copytree(demo_run, copy)
