@@ -10,16 +10,18 @@ import typer
 from evalkit.cli.options import complete_runs
 from evalkit.cli.app import out
 from evalkit.cli.output import print_summary
-from evalkit.cli.sandbox import allow_unsandboxed_option, print_unsandboxed_note
+from evalkit.cli.command import takes
+from evalkit.cli.sandbox import print_unsandboxed_note
 from evalkit.errors import EvalkitError
 
 
+@takes("data_dir", "allow_unsandboxed",
+       help={"data_dir": "Code benchmarks: folder with the tests' files, when the run's own --data-dir is not on "
+                         "this machine (math grades from problems.jsonl)."})
 def grade(
     run: Path = typer.Argument(..., autocompletion=complete_runs, help="Run directory (results/<name>)."),
     regrade: bool = typer.Option(False, "--regrade", help="Grade every generation again (new verdicts win)."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Code benchmarks: folder with the tests' files, when the "
-                                           "run's own --data-dir is not on this machine (math grades from problems.jsonl)."),
-    allow_unsandboxed: bool = allow_unsandboxed_option(),
+    *, data_dir: Optional[str], allow_unsandboxed: bool,
 ) -> None:
     """Grade generations that have no verdict yet (or all with --regrade), then rewrite summary and plots.
 

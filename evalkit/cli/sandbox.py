@@ -1,5 +1,5 @@
-"""`--allow-unsandboxed`, shared by every command that grades code (sweep, offload-sim, grade), and the line that
-reminds the user at the end of a run that its programs were not isolated.
+"""The line that reminds the user at the end of a run that its programs were not isolated (`--allow-unsandboxed`,
+an option of the vocabulary in cli/options.py, taken by every command that grades code).
 
 Without the flag, a command that would grade code on a machine where the sandbox cannot isolate programs (no root
 and no unprivileged user namespaces) stops before any engine starts, with the fix in one line. Light imports only.
@@ -9,20 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import typer
 from rich.console import Console
 
 from evalkit.store import RUN_JSON
-
-HELP = ("Grade code even where the sandbox cannot isolate programs (no root, no unprivileged user namespaces): "
-        "model-written code then runs with your network and files in reach. Recorded in run.json.")
-
-
-def allow_unsandboxed_option() -> Any:
-    """A fresh typer option per command (typer keeps per-parameter state on it)."""
-    return typer.Option(False, "--allow-unsandboxed", help=HELP)
 
 
 def print_unsandboxed_note(run_dir: Path, out: Console) -> None:

@@ -9,16 +9,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evalkit.cli.command import takes
+
 out = Console()
 err = Console(stderr=True)
 
 
+@takes("model", "tokenizer", help={"model": "The model the run expects (hub id, path, or served name).",
+                                   "tokenizer": "Load the local tokenizer from here (default: --model)."})
 def serve_check(
     urls: List[str] = typer.Argument(..., help="Server URL(s), e.g. http://127.0.0.1:8000 (commas or spaces)."),
-    model: str = typer.Option("smollm2-demo", "--model", "-m", help="The model the run expects (hub id, path, or served name)."),
-    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Load the local tokenizer from here (default: --model)."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds per request."),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON on stdout (same exit codes)."),
+    *, model: str, tokenizer: Optional[str],
 ) -> None:
     """Check that server(s) serve the expected model with the same tokenizer, and return token ids.
 
