@@ -269,19 +269,24 @@ def test_shell_completion(tmp_path, monkeypatch, words, want, unwanted):
 
 def test_a_card_from_the_command_line_is_listed_planned_and_kept_in_the_spec(tmp_path, recorded):
     rows = [{"id": f"s{i}", "question": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(5)]
-    (tmp_path / "mymath.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (tmp_path / "mymath.toml").write_text('name = "mymath"\nkind = "math"\ndescription = "five sums"\n'
-                                          '[source]\npath = "mymath.jsonl"\n[fields]\nproblem = "question"\n'
+    (tmp_path / "clicard.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "clicard.toml").write_text('name = "clicard"\nkind = "math"\ndescription = "five sums"\n'
+                                          '[source]\npath = "clicard.jsonl"\n[fields]\nproblem = "question"\n'
                                           'answer = "answer"\n')
-    listed = cli("benchmarks", "--benchmark-card", "mymath.toml", "--json", cwd=tmp_path)
+    listed = cli("benchmarks", "--benchmark-card", "clicard.toml", "--json", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    card = next(r for r in json.loads(listed.stdout) if r["name"] == "mymath")
-    assert card["problems"] == 5 and card["source"] == f"card {tmp_path / 'mymath.toml'}"
-    plan = cli("sweep", "--benchmark-card", "mymath.toml", "-b", "mymath", "--budgets", "8,16", "--dry-run",
+    card = next(r for r in json.loads(listed.stdout) if r["name"] == "clicard")
+    assert card["problems"] == 5 and card["source"] == f"card {tmp_path / 'clicard.toml'}"
+    plan = cli("sweep", "--benchmark-card", "clicard.toml", "-b", "clicard", "--budgets", "8,16", "--dry-run",
                cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr
-    row = next(line.split() for line in plan.stdout.splitlines() if line.startswith("mymath "))
-    assert row[:6] == ["mymath", "elastic", "5", "1", "2", "10"]  # 5 problems x 1 sample x 2 budgets
-    (tmp_path / "c.toml").write_text('benchmark-card = "mymath.toml"\nbenchmarks = "mymath"\n')
-    spec = recorded("--config", "c.toml")
-    assert spec.benchmarks == ("mymath",) and spec.benchmark_cards == (str(tmp_path / "mymath.toml"),)
+    row = next(line.split() for line in plan.stdout.splitlines() if line.startswith("clicard "))
+    assert row[:6] == ["clicard", "elastic", "5", "1", "2", "10"]  # 5 problems x 1 sample x 2 budgets
+    (tmp_path / "c.toml").write_text('benchmark-card = "clicard.toml"\nbenchmarks = "clicard"\n')
+    from evalkit.benchmarks import REGISTRY
+
+    try:
+        spec = recorded("--config", "c.toml")  # in this process: the card joins the registry
+        assert spec.benchmarks == ("clicard",) and spec.benchmark_cards == (str(tmp_path / "clicard.toml"),)
+    finally:
+        REGISTRY.pop("clicard", None)
