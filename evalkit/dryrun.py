@@ -44,10 +44,9 @@ finishes far sooner.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from rich import box
 from rich.console import Group as RichGroup

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from evalkit.checksum import sha256_file
 from evalkit.errors import EvalkitError
 from evalkit.types import Problem
 
@@ -61,8 +62,14 @@ def data_dir_from(explicit: str | None) -> Path | None:
     return path
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
+def read_jsonl(path: Path, fix: str = "check --data-dir") -> list[dict[str, Any]]:
+    return read_jsonl_lines(path, fix)[0]
+
+
+def read_jsonl_lines(path: Path, fix: str = "check --data-dir") -> tuple[list[dict[str, Any]], list[int]]:
+    """The rows of a JSONL file and the line each came from (for errors that point at a row); `fix` ends the
+    error line when the file cannot be read."""
+    rows, lines = [], []
     try:
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
@@ -75,9 +82,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                 if not isinstance(row, dict):
                     raise EvalkitError(f"{path}:{lineno} is not a JSON object: fix or remove that row")
                 rows.append(row)
+                lines.append(lineno)
     except OSError as e:
-        raise EvalkitError(f"cannot read {path} ({e.strerror}): check --data-dir") from None
-    return rows
+        raise EvalkitError(f"cannot read {path} ({e.strerror}): {fix}") from None
+    return rows, lines
 
 
 def local_file(bench: Benchmark, data_dir: Path) -> Path | None:
@@ -99,7 +107,7 @@ def load_rows(bench: Benchmark, data_dir: Path | None, options: dict[str, Any]) 
         if path is None:
             wanted = " or ".join(bench.local_files)
             raise EvalkitError(f"{bench.name}: no {wanted} under {data_dir}: point --data-dir at a folder holding it")
-        return read_jsonl(path), {"source": "local", "path": str(path), "sha256": _sha256(path)}
+        return read_jsonl(path), {"source": "local", "path": str(path), "sha256": sha256_file(path)}
     if bench.hub is None:
         raise EvalkitError(f"{bench.name} has no hub source: pass --data-dir DIR holding {bench.local_files[0]}")
     return _hub_rows(bench), {"source": "hub", "repo": bench.hub.repo, "revision": bench.hub.revision}
@@ -168,12 +176,6 @@ def apply_template(problem: Problem, template: str) -> Problem:
             f"prompt template {template!r} is invalid ({e}): use {{problem}} for the statement and {{{{ }}}} for braces"
         ) from None
     return replace(problem, prompt=text, metadata={**problem.metadata, "statement": problem.prompt})
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def normalize_integer_answer(value: Any) -> str:

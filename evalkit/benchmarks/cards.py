@@ -38,9 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from evalkit.benchmarks.base import MATH_PROMPT, Benchmark, HubSource, _hub_rows
+from evalkit.benchmarks.base import MATH_PROMPT, Benchmark, HubSource, _hub_rows, read_jsonl_lines
 from evalkit.benchmarks.livecodebench import SYSTEM_PROMPT as CODE_SYSTEM_PROMPT
 from evalkit.benchmarks.livecodebench import decode_tests, user_prompt
+from evalkit.checksum import sha256_file
 from evalkit.errors import EvalkitError
 from evalkit.types import Problem, TestCase
 
@@ -219,23 +220,8 @@ def _slug(text: str) -> str:
 # rows ---------------------------------------------------------------------------------------------------------
 
 def _jsonl_rows(data: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    rows, where = [], []
-    try:
-        with open(data, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise EvalkitError(f"{data}:{lineno} is not valid JSON ({e.msg}): fix or remove that row") from None
-                if not isinstance(row, dict):
-                    raise EvalkitError(f"{data}:{lineno} is not a JSON object: fix or remove that row")
-                rows.append(row)
-                where.append(f"{data}:{lineno}")
-    except OSError as e:
-        raise EvalkitError(f"cannot read {data} ({e.strerror}): fix [source] path in the card") from None
-    return rows, where
+    rows, lines = read_jsonl_lines(data, "fix [source] path in the card")
+    return rows, [f"{data}:{n}" for n in lines]
 
 
 def _parquet_rows(data: Path) -> tuple[list[dict[str, Any]], list[str]]:
@@ -267,7 +253,7 @@ def read_card_rows(card: Card) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         if not card.data.is_file():
             raise EvalkitError(f"{card.path}: [source] path {card.data} does not exist: fix the path in the card")
         rows, where = (_parquet_rows if card.data.suffix == ".parquet" else _jsonl_rows)(card.data)
-        identity = {"source": "local", "path": str(card.data), "sha256": _sha256(card.data)}
+        identity = {"source": "local", "path": str(card.data), "sha256": sha256_file(card.data)}
     else:
         assert card.hub is not None
         bench = Benchmark(card.name, card.kind, card.description, card.citation, (), card.hub, _unused)
@@ -282,12 +268,6 @@ def _unused(row: dict[str, Any], index: int) -> Problem:  # only the hub reader'
     raise AssertionError
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # problems -----------------------------------------------------------------------------------------------------

