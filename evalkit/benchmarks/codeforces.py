@@ -32,7 +32,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evalkit.benchmarks.base import Benchmark, HubSource, _hub_rows, _sha256, local_file, read_jsonl
+from evalkit.benchmarks.base import Benchmark, HubSource, _hub_rows, local_file, read_jsonl
+from evalkit.checksum import sha256_file
 from evalkit.benchmarks.livecodebench import FORMAT_STDIN, SYSTEM_PROMPT, _date
 from evalkit.errors import EvalkitError
 from evalkit.types import Problem, TestCase
@@ -146,13 +147,13 @@ def read_local(data_dir: Path, options: dict[str, Any]) -> tuple[list[dict[str, 
             raise EvalkitError(f"codeforces: no {' or '.join(BENCHMARK.local_files)} under {data_dir}: "
                                "point --data-dir at a folder holding it")
     rows = read_jsonl(path)
-    return _with_ids(rows, options), {"source": "local", "path": str(path), "sha256": _sha256(path)}
+    return _with_ids(rows, options), {"source": "local", "path": str(path), "sha256": sha256_file(path)}
 
 
 def read_hub(options: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     if options.get("cf_file") and Path(options["cf_file"]).expanduser().is_file():
         path = Path(options["cf_file"]).expanduser()
-        return _with_ids(read_jsonl(path), options), {"source": "local", "path": str(path), "sha256": _sha256(path)}
+        return _with_ids(read_jsonl(path), options), {"source": "local", "path": str(path), "sha256": sha256_file(path)}
     hub = BENCHMARK.hub
     assert hub is not None
     return _hub_rows(BENCHMARK), {"source": "hub", "repo": hub.repo, "revision": hub.revision}

