@@ -164,11 +164,11 @@ _ALL = [
     Opt("from_run", ("--from-run",), Optional[Path], None, "Re-simulate latency of an offload run from its files (no "
         "model).", OFFLOAD, extra={"autocompletion": complete_runs}),
     Opt("profile", ("--profile",), List[str], [], "Cost profile: splitreason-a6000 or a JSON file from `evalkit "
-        "calibrate`; repeat to merge. With --dry-run: the time estimate's profile.", OFFLOAD),
+        "calibrate`; repeat to merge. With --dry-run: the time estimate's profile.", "Cost"),
     Opt("small_cost", ("--small-cost",), Optional[str], None, "Profile entry for the small model (splitreason-a6000: "
-        "1.5B).", OFFLOAD),
+        "1.5B).", "Cost"),
     Opt("big_cost", ("--big-cost",), Optional[str], None, "Profile entry for the big model (splitreason-a6000: 32B).",
-        OFFLOAD),
+        "Cost"),
     Opt("policies", ("--policies",), str, "none,learned,random,big", "Offload policies: none, learned, random, step "
         "(whole reasoning steps, split at blank lines), big.", OFFLOAD, listy=True),
     Opt("ratios", ("--ratios",), str, "0.1,0.25,0.5", "random and step policies: shares of big-model tokens asked for.",
@@ -176,9 +176,9 @@ _ALL = [
     Opt("exact_ratio", ("--exact-ratio",), bool, False, "random and step: lay spans out so the measured big-model share "
         "matches each ratio (labels random-exact-R, step-exact-R).", OFFLOAD),
     Opt("small_params", ("--small-params",), Optional[str], None, "Small model's parameters for the cost column (e.g. "
-        "1.5B; default: counted from its safetensors).", OFFLOAD),
+        "1.5B; default: counted from its safetensors).", "Cost"),
     Opt("big_params", ("--big-params",), Optional[str], None, "Big model's parameters for the cost column (e.g. 32B).",
-        OFFLOAD),
+        "Cost"),
     Opt("span", ("--span",), int, 32, "random policy: tokens per span drawn for the big model.", OFFLOAD),
     Opt("span_cap", ("--span-cap",), int, 512, "learned policy: most tokens the big model writes per span.", OFFLOAD),
     Opt("open_tag", ("--open-tag",), str, "<bigmodel>", "learned policy: the small model hands over after this.",
