@@ -28,7 +28,7 @@ def grade(
     Math answers are checked against the gold in the run's problems.jsonl, so a copied run directory regrades
     without the benchmark data; code needs its tests (found through --data-dir or the run's own source).
     """
-    from evalkit.benchmarks import load_problems, register_spec_cards
+    from evalkit.benchmarks import load_problems, register_cards
     from evalkit.config import SweepSpec
     from evalkit.grading.dispatch import Grading, code_isolation
     from evalkit.run.grading import default_grade_workers
@@ -39,7 +39,9 @@ def grade(
 
     store = RunStore(run)
     spec = SweepSpec.from_json(store.read_run()["spec"])
-    register_spec_cards(spec)  # a card benchmark's code tests are found through its card
+    # A card benchmark's code tests are found through its card; math grades from problems.jsonl, so a copied run
+    # whose card stayed behind still grades.
+    register_cards(c for c in spec.benchmark_cards if Path(c).is_file())
     gens = store.generations()
     have = {} if regrade else store.grades()
     pending = [g for g in gens if g.key not in have]
