@@ -17,8 +17,8 @@ from evalkit.cli.options import OPTIONS, Opt
 from evalkit.cli.settings import merge_settings
 
 
-def takes(*names: str, defaults: dict[str, Any] | None = None, help: dict[str, str] | None = None,
-          own: Callable[..., Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def takes(*names: str, defaults: dict[str, Any] | None = None,
+          help: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate `fn(**options)` into a typer command taking the vocabulary options `names` (in that order) after the
     parameters `fn` declares itself (arguments and options of its own). `defaults` and `help` adjust one option for
     this command. When `config`/`preset` are among `names`, their settings are merged under the command line's."""
@@ -53,8 +53,6 @@ def takes(*names: str, defaults: dict[str, Any] | None = None, help: dict[str, s
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__annotations__ = {**annotations, "return": None}
         del command.__wrapped__  # typer must read the signature above, not fn's
-        command.option_names = names  # type: ignore[attr-defined]
-        command.option_defaults = merged_defaults  # type: ignore[attr-defined]
         return command
 
     return wrap
